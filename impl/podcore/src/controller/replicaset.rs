@@ -1,0 +1,178 @@
+//! The ReplicaSet controller's decision: adopt and release pods by selector
+//! and ownerReferences, create or delete pods towards spec.replicas (only
+//! when expectations are met), and report status.
+
+use super::expectations::Expectations;
+use super::{controller_ref, is_controlled_by};
+use crate::effect::{Effect, Outcome};
+use crate::meta::ObjectMeta;
+use crate::object::Object;
+use crate::podutil::{is_active, is_available, is_ready};
+use crate::time::Time;
+use crate::types::*;
+
+/// Most pods created or deleted in one reconcile (upstream's burstReplicas).
+pub const BURST_REPLICAS: usize = 500;
+
+/// Safeguards the model checker can switch off to show it finds the bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RsOptions {
+    pub use_expectations: bool,
+    pub burst: usize,
+}
+
+impl Default for RsOptions {
+    fn default() -> Self {
+        RsOptions { use_expectations: true, burst: BURST_REPLICAS }
+    }
+}
+
+/// The pods a ReplicaSet controls after adoption/release, and the writes
+/// that adoption/release need.
+pub struct Claimed<'a> {
+    pub owned: Vec<&'a Pod>,
+    pub effects: Vec<Effect>,
+}
+
+/// Claims pods in the ReplicaSet's namespace (upstream's ClaimPods).
+pub fn claim_pods<'a>(owner: &ObjectMeta, owner_kind: (&str, &str), selector: &crate::labels::LabelSelector, pods: &[&'a Pod]) -> Claimed<'a> {
+    let mut out = Claimed { owned: vec![], effects: vec![] };
+    let Ok(sel) = selector.to_selector() else { return out };
+    for &p in pods {
+        if p.metadata.namespace != owner.namespace {
+            continue;
+        }
+        let matches = !selector.is_empty() && sel.matches(&p.metadata.labels);
+        match p.metadata.controller_ref() {
+            Some(r) if r.uid == owner.uid => {
+                if matches {
+                    out.owned.push(p);
+                } else if p.metadata.deletion_timestamp.is_none() {
+                    // Release: the pod no longer matches.
+                    let mut released = p.clone();
+                    released.metadata.owner_references.retain(|r| r.uid != owner.uid);
+                    out.effects.push(Effect::update(Object::Pod(released)));
+                }
+            }
+            Some(_) => {}
+            None => {
+                if matches && p.metadata.deletion_timestamp.is_none() && owner.deletion_timestamp.is_none() {
+                    let mut adopted = p.clone();
+                    adopted.metadata.owner_references.push(controller_ref(owner_kind.0, owner_kind.1, owner));
+                    out.effects.push(Effect::update(Object::Pod(adopted)));
+                    out.owned.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A new pod from the ReplicaSet's template.
+pub fn pod_from_template(rs: &ReplicaSet) -> Pod {
+    let t = &rs.spec.template;
+    let mut p = Pod { spec: t.spec.clone(), ..Default::default() };
+    p.metadata.generate_name = format!("{}-", rs.metadata.name);
+    p.metadata.namespace = rs.metadata.namespace.clone();
+    p.metadata.labels = t.metadata.labels.clone();
+    p.metadata.annotations = t.metadata.annotations.clone();
+    p.metadata.owner_references.push(controller_ref("apps/v1", "ReplicaSet", &rs.metadata));
+    p
+}
+
+/// Orders pods so that the first ones are the best to delete (upstream's
+/// ActivePodsWithRanks, without the co-location rank): unscheduled before
+/// scheduled, pending before running, not ready before ready, ready for a
+/// shorter time first, more restarts first, newer first.
+pub fn deletion_order(pods: &mut [&Pod]) {
+    pods.sort_by_key(|p| {
+        let assigned = !p.spec.node_name.is_empty();
+        let phase_rank = match p.status.phase.as_str() {
+            "Pending" | "" => 0,
+            "Unknown" => 1,
+            _ => 2,
+        };
+        let ready = is_ready(p);
+        let ready_since = crate::podutil::condition(p, "Ready").and_then(|c| c.last_transition_time).map(|t| t.0).unwrap_or(0);
+        let created = p.metadata.creation_timestamp.map(|t| t.0).unwrap_or(0);
+        (assigned, phase_rank, ready, std::cmp::Reverse(ready_since), std::cmp::Reverse(crate::podutil::restart_count(p)), std::cmp::Reverse(created), p.metadata.name.clone())
+    });
+}
+
+pub fn replicaset_status(rs: &ReplicaSet, active: &[&Pod], now: Time) -> ReplicaSetStatus {
+    let tmpl_sel = crate::labels::LabelSelector { match_labels: rs.spec.template.metadata.labels.clone(), match_expressions: vec![] };
+    ReplicaSetStatus {
+        replicas: active.len() as i32,
+        fully_labeled_replicas: active.iter().filter(|p| tmpl_sel.matches(&p.metadata.labels)).count() as i32,
+        ready_replicas: active.iter().filter(|p| is_ready(p)).count() as i32,
+        available_replicas: active.iter().filter(|p| is_available(p, rs.spec.min_ready_seconds, now)).count() as i32,
+        observed_generation: rs.metadata.generation,
+    }
+}
+
+/// One reconcile of one ReplicaSet.
+///
+/// `pods` are every pod the controller's cache holds in the namespace.
+/// The outcome's creations and deletions are what the driver must record in
+/// `exp` (see `expectations_for`).
+pub fn reconcile_replicaset(now: Time, rs: &ReplicaSet, pods: &[&Pod], exp: &Expectations, opts: RsOptions) -> Outcome {
+    let mut out = Outcome::default();
+    let claimed = claim_pods(&rs.metadata, ("apps/v1", "ReplicaSet"), &rs.spec.selector, pods);
+    out.effects.extend(claimed.effects);
+    let active: Vec<&Pod> = claimed.owned.iter().copied().filter(|p| is_active(p)).collect();
+    let want = rs.spec.replicas.unwrap_or(1).max(0) as usize;
+    // 1. Manage replicas, unless earlier creations/deletions are not yet seen.
+    let may_manage = rs.metadata.deletion_timestamp.is_none() && (!opts.use_expectations || exp.satisfied(now));
+    if may_manage {
+        if active.len() < want {
+            let n = (want - active.len()).min(opts.burst);
+            for _ in 0..n {
+                out.effects.push(Effect::create(Object::Pod(pod_from_template(rs))));
+            }
+        } else if active.len() > want {
+            let n = (active.len() - want).min(opts.burst);
+            let mut ranked = active.clone();
+            deletion_order(&mut ranked);
+            for p in ranked.into_iter().take(n) {
+                out.effects.push(Effect::delete(&Object::Pod(p.clone()), None, None));
+            }
+        }
+    }
+    // 2. Status from what the cache shows now.
+    let status = replicaset_status(rs, &active, now);
+    if status != rs.status {
+        let mut updated = rs.clone();
+        updated.status = status;
+        out.effects.push(Effect::update_status(Object::ReplicaSet(updated)));
+    }
+    // 3. Pods that are ready but not yet available need another look.
+    if rs.spec.min_ready_seconds > 0 {
+        for p in &active {
+            if is_ready(p) && !is_available(p, rs.spec.min_ready_seconds, now) {
+                if let Some(t) = crate::podutil::condition(p, "Ready").and_then(|c| c.last_transition_time) {
+                    out.requeue_at_most(t.plus_ms(rs.spec.min_ready_seconds as i64 * 1000).ms_since(now) + 1000);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The expectations a driver records after executing `out` for `rs`.
+pub fn expectations_for(out: &Outcome) -> (i64, Vec<String>) {
+    let creations = out.effects.iter().filter(|e| matches!(e, Effect::Create(Object::Pod(_)))).count() as i64;
+    let deletions = out
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Delete(d) if d.kind == crate::object::Kind::Pod => Some(d.uid.clone()),
+            _ => None,
+        })
+        .collect();
+    (creations, deletions)
+}
+
+/// Whether a pod event concerns this ReplicaSet's expectations.
+pub fn owns(rs: &ReplicaSet, pod: &Pod) -> bool {
+    is_controlled_by(&pod.metadata, &rs.metadata.uid)
+}

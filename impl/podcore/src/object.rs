@@ -1,0 +1,361 @@
+//! `Object`: one enum over every stored kind, with the resource table that
+//! maps URLs to kinds (group, version, plural, short names, subresources),
+//! encoding with `apiVersion`/`kind`, and the fields each kind offers to
+//! `fieldSelector=`.
+
+use crate::meta::ObjectMeta;
+use crate::status::ApiError;
+use crate::types::*;
+use serde_json::Value;
+
+/// The kinds the store holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Namespace,
+    Pod,
+    Node,
+    Event,
+    ReplicaSet,
+    Deployment,
+    Lease,
+}
+
+/// What discovery says about a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResourceInfo {
+    pub kind: Kind,
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub kind_name: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub subresources: &'static [&'static str],
+    pub categories: &'static [&'static str],
+}
+
+pub const RESOURCES: &[ResourceInfo] = &[
+    ResourceInfo { kind: Kind::Namespace, group: "", version: "v1", plural: "namespaces", singular: "namespace", kind_name: "Namespace", namespaced: false, short_names: &["ns"], subresources: &["status"], categories: &[] },
+    ResourceInfo { kind: Kind::Pod, group: "", version: "v1", plural: "pods", singular: "pod", kind_name: "Pod", namespaced: true, short_names: &["po"], subresources: &["binding", "status", "log"], categories: &["all"] },
+    ResourceInfo { kind: Kind::Node, group: "", version: "v1", plural: "nodes", singular: "node", kind_name: "Node", namespaced: false, short_names: &["no"], subresources: &["status"], categories: &[] },
+    ResourceInfo { kind: Kind::Event, group: "", version: "v1", plural: "events", singular: "event", kind_name: "Event", namespaced: true, short_names: &["ev"], subresources: &[], categories: &[] },
+    ResourceInfo { kind: Kind::ReplicaSet, group: "apps", version: "v1", plural: "replicasets", singular: "replicaset", kind_name: "ReplicaSet", namespaced: true, short_names: &["rs"], subresources: &["status", "scale"], categories: &["all"] },
+    ResourceInfo { kind: Kind::Deployment, group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind_name: "Deployment", namespaced: true, short_names: &["deploy"], subresources: &["status", "scale"], categories: &["all"] },
+    ResourceInfo { kind: Kind::Lease, group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind_name: "Lease", namespaced: true, short_names: &[], subresources: &[], categories: &[] },
+];
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [Kind::Namespace, Kind::Pod, Kind::Node, Kind::Event, Kind::ReplicaSet, Kind::Deployment, Kind::Lease];
+
+    pub fn info(self) -> &'static ResourceInfo {
+        RESOURCES.iter().find(|r| r.kind == self).expect("every kind is in RESOURCES")
+    }
+    pub fn api_version(self) -> String {
+        let i = self.info();
+        if i.group.is_empty() {
+            i.version.to_string()
+        } else {
+            format!("{}/{}", i.group, i.version)
+        }
+    }
+    pub fn by_resource(group: &str, version: &str, plural: &str) -> Option<Kind> {
+        RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural).map(|r| r.kind)
+    }
+    /// The store key prefix for this kind: `/registry/<group>/<plural>/`.
+    pub fn key_prefix(self) -> String {
+        let i = self.info();
+        if i.group.is_empty() {
+            format!("/registry/{}/", i.plural)
+        } else {
+            format!("/registry/{}/{}/", i.group, i.plural)
+        }
+    }
+    /// The store key of one object.
+    pub fn key(self, namespace: &str, name: &str) -> String {
+        if self.info().namespaced {
+            format!("{}{namespace}/{name}", self.key_prefix())
+        } else {
+            format!("{}{name}", self.key_prefix())
+        }
+    }
+    /// Whether the kind has a spec whose changes bump metadata.generation.
+    pub fn has_generation(self) -> bool {
+        matches!(self, Kind::Pod | Kind::ReplicaSet | Kind::Deployment | Kind::Node | Kind::Namespace)
+    }
+    /// Whether `/status` is a separate subresource (the main resource then
+    /// ignores status changes, as upstream).
+    pub fn has_status_subresource(self) -> bool {
+        self.info().subresources.contains(&"status")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Object {
+    Namespace(Namespace),
+    Pod(Pod),
+    Node(Node),
+    Event(Event),
+    ReplicaSet(ReplicaSet),
+    Deployment(Deployment),
+    Lease(Lease),
+}
+
+macro_rules! each_kind {
+    ($obj:expr, $o:ident => $body:expr) => {
+        match $obj {
+            Object::Namespace($o) => $body,
+            Object::Pod($o) => $body,
+            Object::Node($o) => $body,
+            Object::Event($o) => $body,
+            Object::ReplicaSet($o) => $body,
+            Object::Deployment($o) => $body,
+            Object::Lease($o) => $body,
+        }
+    };
+}
+
+impl Object {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Namespace(_) => Kind::Namespace,
+            Object::Pod(_) => Kind::Pod,
+            Object::Node(_) => Kind::Node,
+            Object::Event(_) => Kind::Event,
+            Object::ReplicaSet(_) => Kind::ReplicaSet,
+            Object::Deployment(_) => Kind::Deployment,
+            Object::Lease(_) => Kind::Lease,
+        }
+    }
+    pub fn meta(&self) -> &ObjectMeta {
+        each_kind!(self, o => &o.metadata)
+    }
+    pub fn meta_mut(&mut self) -> &mut ObjectMeta {
+        each_kind!(self, o => &mut o.metadata)
+    }
+    pub fn key(&self) -> String {
+        self.kind().key(&self.meta().namespace, &self.meta().name)
+    }
+
+    /// Encodes with `apiVersion` and `kind` first, as upstream does.
+    pub fn to_value(&self) -> Value {
+        let body = each_kind!(self, o => serde_json::to_value(o));
+        let body = body.expect("podchain's types always encode");
+        let mut map = serde_json::Map::new();
+        map.insert("apiVersion".into(), Value::String(self.kind().api_version()));
+        map.insert("kind".into(), Value::String(self.kind().info().kind_name.into()));
+        if let Value::Object(m) = body {
+            map.extend(m);
+        }
+        Value::Object(map)
+    }
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.to_value()).expect("podchain's types always encode")
+    }
+
+    /// Decodes a JSON value as `kind`. `apiVersion` and `kind`, when present,
+    /// must name this kind; the error says which field is wrong and why.
+    pub fn from_value(kind: Kind, mut v: Value) -> Result<Object, ApiError> {
+        let info = kind.info();
+        let map = v.as_object_mut().ok_or_else(|| ApiError::bad_request(format!("the body of a {} must be a JSON object", info.kind_name)))?;
+        if let Some(k) = map.remove("kind") {
+            if k.as_str() != Some(info.kind_name) {
+                return Err(ApiError::bad_request(format!("kind: the body has kind {k}, but this URL serves {:?}", info.kind_name)));
+            }
+        }
+        if let Some(av) = map.remove("apiVersion") {
+            if av.as_str() != Some(kind.api_version().as_str()) {
+                return Err(ApiError::bad_request(format!("apiVersion: the body has apiVersion {av}, but this URL serves {:?}", kind.api_version())));
+            }
+        }
+        fn dec<T: serde::de::DeserializeOwned>(v: Value, kind: &str) -> Result<T, ApiError> {
+            serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("unable to decode {kind}: {e}")))
+        }
+        Ok(match kind {
+            Kind::Namespace => Object::Namespace(dec(v, info.kind_name)?),
+            Kind::Pod => Object::Pod(dec(v, info.kind_name)?),
+            Kind::Node => Object::Node(dec(v, info.kind_name)?),
+            Kind::Event => Object::Event(dec(v, info.kind_name)?),
+            Kind::ReplicaSet => Object::ReplicaSet(dec(v, info.kind_name)?),
+            Kind::Deployment => Object::Deployment(dec(v, info.kind_name)?),
+            Kind::Lease => Object::Lease(dec(v, info.kind_name)?),
+        })
+    }
+    pub fn from_json(kind: Kind, bytes: &[u8]) -> Result<Object, ApiError> {
+        let v: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+        Object::from_value(kind, v)
+    }
+
+    /// The value of a field for `fieldSelector=`, or None when this kind does
+    /// not support selecting on it (upstream's per-kind field label lists).
+    pub fn field(&self, name: &str) -> Option<String> {
+        let m = self.meta();
+        match name {
+            "metadata.name" => return Some(m.name.clone()),
+            "metadata.namespace" if self.kind().info().namespaced => return Some(m.namespace.clone()),
+            _ => {}
+        }
+        match self {
+            Object::Pod(p) => Some(match name {
+                "spec.nodeName" => p.spec.node_name.clone(),
+                "spec.schedulerName" => p.spec.scheduler_name.clone(),
+                "spec.restartPolicy" => p.spec.restart_policy.clone(),
+                "status.phase" => p.status.phase.clone(),
+                "status.podIP" => p.status.pod_ip.clone(),
+                _ => return None,
+            }),
+            Object::Node(n) => Some(match name {
+                "spec.unschedulable" => n.spec.unschedulable.to_string(),
+                _ => return None,
+            }),
+            Object::Event(e) => Some(match name {
+                "involvedObject.kind" => e.involved_object.kind.clone(),
+                "involvedObject.namespace" => e.involved_object.namespace.clone(),
+                "involvedObject.name" => e.involved_object.name.clone(),
+                "involvedObject.uid" => e.involved_object.uid.clone(),
+                "involvedObject.apiVersion" => e.involved_object.api_version.clone(),
+                "involvedObject.resourceVersion" => e.involved_object.resource_version.clone(),
+                "involvedObject.fieldPath" => e.involved_object.field_path.clone(),
+                "reason" => e.reason.clone(),
+                "reportingComponent" => e.reporting_component.clone(),
+                "source" => e.source.component.clone(),
+                "type" => e.type_.clone(),
+                _ => return None,
+            }),
+            Object::Namespace(n) => Some(match name {
+                "status.phase" => n.status.phase.clone(),
+                _ => return None,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Typed access: `obj.as_pod()` and friends.
+impl Object {
+    pub fn as_pod(&self) -> Option<&Pod> {
+        if let Object::Pod(p) = self { Some(p) } else { None }
+    }
+    pub fn as_node(&self) -> Option<&Node> {
+        if let Object::Node(n) = self { Some(n) } else { None }
+    }
+    pub fn as_replicaset(&self) -> Option<&ReplicaSet> {
+        if let Object::ReplicaSet(r) = self { Some(r) } else { None }
+    }
+    pub fn as_deployment(&self) -> Option<&Deployment> {
+        if let Object::Deployment(d) = self { Some(d) } else { None }
+    }
+    pub fn as_lease(&self) -> Option<&Lease> {
+        if let Object::Lease(l) = self { Some(l) } else { None }
+    }
+}
+
+/// A parsed `fieldSelector=`: `a=b,c!=d` (also `a==b`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FieldSelector {
+    pub terms: Vec<(String, bool, String)>, // (field, equals?, value)
+}
+
+impl FieldSelector {
+    pub fn parse(s: &str) -> Result<FieldSelector, String> {
+        if s.len() > crate::labels::MAX_SELECTOR_LEN {
+            return Err(format!("field selector is longer than {} bytes", crate::labels::MAX_SELECTOR_LEN));
+        }
+        let mut terms = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (field, eq, value) = if let Some((f, v)) = part.split_once("!=") {
+                (f, false, v)
+            } else if let Some((f, v)) = part.split_once("==") {
+                (f, true, v)
+            } else if let Some((f, v)) = part.split_once('=') {
+                (f, true, v)
+            } else {
+                return Err(format!("invalid field selector term {part:?}: expected field=value, field==value or field!=value"));
+            };
+            terms.push((field.trim().to_string(), eq, value.trim().to_string()));
+        }
+        Ok(FieldSelector { terms })
+    }
+    /// Checks that every field is selectable for `kind`.
+    pub fn check(&self, kind: Kind, sample: &Object) -> Result<(), String> {
+        for (f, _, _) in &self.terms {
+            if sample.field(f).is_none() {
+                return Err(format!("field label not supported: {f} (for {})", kind.info().kind_name));
+            }
+        }
+        Ok(())
+    }
+    pub fn matches(&self, obj: &Object) -> bool {
+        self.terms.iter().all(|(f, eq, v)| match obj.field(f) {
+            Some(actual) => (actual == *v) == *eq,
+            None => false,
+        })
+    }
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+}
+
+/// An empty object of `kind`, for checking which fields it offers.
+pub fn empty_object(kind: Kind) -> Object {
+    match kind {
+        Kind::Namespace => Object::Namespace(Default::default()),
+        Kind::Pod => Object::Pod(Default::default()),
+        Kind::Node => Object::Node(Default::default()),
+        Kind::Event => Object::Event(Default::default()),
+        Kind::ReplicaSet => Object::ReplicaSet(Default::default()),
+        Kind::Deployment => Object::Deployment(Default::default()),
+        Kind::Lease => Object::Lease(Default::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_survive_a_round_trip() {
+        let js = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "managedFields": [{"manager": "x"}]},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "livenessProbe": {"exec": {"command": ["true"]}}}],
+                     "volumes": [{"name": "v", "emptyDir": {}}]},
+        });
+        let obj = Object::from_value(Kind::Pod, js.clone()).unwrap();
+        let back = obj.to_value();
+        assert_eq!(back["spec"]["volumes"], js["spec"]["volumes"]);
+        assert_eq!(back["spec"]["containers"][0]["livenessProbe"], js["spec"]["containers"][0]["livenessProbe"]);
+        assert_eq!(back["metadata"]["managedFields"], js["metadata"]["managedFields"]);
+        assert_eq!(Object::from_value(Kind::Pod, back).unwrap(), obj);
+    }
+
+    #[test]
+    fn wrong_kind_or_version_names_the_field() {
+        let e = Object::from_value(Kind::Pod, serde_json::json!({"kind": "Node"})).unwrap_err();
+        assert!(e.message.starts_with("kind:"), "{}", e.message);
+        let e = Object::from_value(Kind::Deployment, serde_json::json!({"apiVersion": "v1"})).unwrap_err();
+        assert!(e.message.starts_with("apiVersion:"), "{}", e.message);
+    }
+
+    #[test]
+    fn field_selectors() {
+        let mut p = Pod::default();
+        p.metadata.name = "a".into();
+        p.spec.node_name = "n1".into();
+        let o = Object::Pod(p);
+        assert!(FieldSelector::parse("spec.nodeName=n1").unwrap().matches(&o));
+        assert!(!FieldSelector::parse("spec.nodeName!=n1").unwrap().matches(&o));
+        assert!(FieldSelector::parse("metadata.name==a,spec.nodeName=n1").unwrap().matches(&o));
+        assert!(FieldSelector::parse("spec.bogus=1").unwrap().check(Kind::Pod, &o).is_err());
+        assert!(FieldSelector::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn resource_table_is_consistent() {
+        for k in Kind::ALL {
+            let i = k.info();
+            assert_eq!(Kind::by_resource(i.group, i.version, i.plural), Some(k));
+            assert_eq!(empty_object(k).kind(), k);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The embedded store's on-disk record: one write-ahead-log entry.
+//!
+//! ```text
+//! u32 LE payload length | u32 LE CRC-32 of payload | payload
+//! payload = u8 op | u64 LE revision | u64 LE create_revision | u32 LE key len | key | u32 LE value len | value
+//! ```
+//! op 1 = put, 2 = delete, 3 = revision floor (after a log rewrite). A record
+//! that is short or fails its checksum ends the log: it was being written
+//! when the process died, and was never acknowledged.
+
+/// Largest payload a record may claim; anything larger is corruption.
+pub const MAX_RECORD_BYTES: usize = crate::MAX_KEY_BYTES + crate::MAX_VALUE_BYTES + 64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    Put,
+    Delete,
+    Floor,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub op: Op,
+    pub revision: u64,
+    pub create_revision: u64,
+    pub key: String,
+    pub value: Vec<u8>,
+}
+
+impl Record {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut p = Vec::with_capacity(29 + self.key.len() + self.value.len());
+        p.push(match self.op {
+            Op::Put => 1,
+            Op::Delete => 2,
+            Op::Floor => 3,
+        });
+        p.extend_from_slice(&self.revision.to_le_bytes());
+        p.extend_from_slice(&self.create_revision.to_le_bytes());
+        p.extend_from_slice(&(self.key.len() as u32).to_le_bytes());
+        p.extend_from_slice(self.key.as_bytes());
+        p.extend_from_slice(&(self.value.len() as u32).to_le_bytes());
+        p.extend_from_slice(&self.value);
+        let mut out = Vec::with_capacity(8 + p.len());
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&p).to_le_bytes());
+        out.extend_from_slice(&p);
+        out
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Fewer bytes than the record needs: a torn tail.
+    Truncated,
+    /// Checksum or structure wrong.
+    Corrupt(String),
+}
+
+/// Decodes one record from the front of `buf`; returns it and its length.
+pub fn decode(buf: &[u8]) -> Result<(Record, usize), DecodeError> {
+    if buf.len() < 8 {
+        return Err(DecodeError::Truncated);
+    }
+    let len = u32::from_le_bytes(buf[0..4].try_into().unwrap()) as usize;
+    let crc = u32::from_le_bytes(buf[4..8].try_into().unwrap());
+    if len > MAX_RECORD_BYTES {
+        return Err(DecodeError::Corrupt(format!("record claims {len} bytes, more than {MAX_RECORD_BYTES}")));
+    }
+    if buf.len() < 8 + len {
+        return Err(DecodeError::Truncated);
+    }
+    let p = &buf[8..8 + len];
+    if crc32fast::hash(p) != crc {
+        return Err(DecodeError::Corrupt("checksum mismatch".into()));
+    }
+    let mut r = Reader { p, i: 0 };
+    let op = match r.u8()? {
+        1 => Op::Put,
+        2 => Op::Delete,
+        3 => Op::Floor,
+        x => return Err(DecodeError::Corrupt(format!("unknown op {x}"))),
+    };
+    let revision = r.u64()?;
+    let create_revision = r.u64()?;
+    let klen = r.u32()? as usize;
+    let key = String::from_utf8(r.bytes(klen)?.to_vec()).map_err(|_| DecodeError::Corrupt("key is not UTF-8".into()))?;
+    let vlen = r.u32()? as usize;
+    let value = r.bytes(vlen)?.to_vec();
+    if r.i != p.len() {
+        return Err(DecodeError::Corrupt("trailing bytes in record".into()));
+    }
+    Ok((Record { op, revision, create_revision, key, value }, 8 + len))
+}
+
+struct Reader<'a> {
+    p: &'a [u8],
+    i: usize,
+}
+
+impl Reader<'_> {
+    fn bytes(&mut self, n: usize) -> Result<&[u8], DecodeError> {
+        let end = self.i.checked_add(n).filter(|e| *e <= self.p.len()).ok_or_else(|| DecodeError::Corrupt("field runs past the record".into()))?;
+        let s = &self.p[self.i..end];
+        self.i = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.bytes(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.bytes(4)?.try_into().unwrap()))
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.bytes(8)?.try_into().unwrap()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_torn_tail() {
+        let r = Record { op: Op::Put, revision: 7, create_revision: 3, key: "/registry/pods/default/a".into(), value: b"{}".to_vec() };
+        let bytes = r.encode();
+        assert_eq!(decode(&bytes).unwrap(), (r, bytes.len()));
+        for cut in 0..bytes.len() {
+            assert_eq!(decode(&bytes[..cut]).unwrap_err(), DecodeError::Truncated, "cut at {cut}");
+        }
+        let mut flipped = bytes.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(matches!(decode(&flipped), Err(DecodeError::Corrupt(_))));
+    }
+
+    #[test]
+    fn oversized_length_is_corruption_not_an_allocation() {
+        let mut b = vec![0u8; 8];
+        b[0..4].copy_from_slice(&(u32::MAX).to_le_bytes());
+        assert!(matches!(decode(&b), Err(DecodeError::Corrupt(_))));
+    }
+}

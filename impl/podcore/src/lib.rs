@@ -17,6 +17,7 @@ pub mod effect;
 pub mod labels;
 pub mod meta;
 pub mod object;
+pub mod patch;
 pub mod podutil;
 pub mod quantity;
 pub mod status;

@@ -18,6 +18,7 @@
 //! resources, so "up to date" is judged against the global revision.
 
 pub mod sync;
+pub mod workqueue;
 
 use std::collections::{BTreeMap, VecDeque};
 use sync::{lock, Arc, Mutex};

@@ -1,0 +1,519 @@
+//! HTTP: URL routing, request decoding (JSON or YAML, bounded), responses
+//! (JSON, or Table for kubectl), and watch streams. Every failure becomes a
+//! `metav1.Status` with the right code. Writes run on the blocking pool
+//! because the store fsyncs.
+
+use crate::registry::{now, Registry};
+use crate::{discovery, table};
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use podcore::admission::UpdateTarget;
+use podcore::labels::Selector;
+use podcore::object::{empty_object, FieldSelector, Kind, Object};
+use podcore::patch::PatchType;
+use podcore::status::ApiError;
+use podcore::types::{Binding, DeleteOptions, Scale};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use watchcache::Next;
+
+/// Largest request body accepted (as upstream: 3 MiB).
+pub const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
+/// Longest a watch stays open when the client does not ask (upstream picks 30–60 min).
+pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Frames buffered per watch connection before the sender waits for the client.
+pub const WATCH_CHANNEL_FRAMES: usize = 64;
+/// Events taken from the watch cache per wake-up.
+pub const WATCH_BATCH_EVENTS: usize = 256;
+/// Largest `limit=` honoured on a list.
+pub const MAX_LIST_LIMIT: usize = 10_000;
+
+pub type RespBody = BoxBody<Bytes, Infallible>;
+
+pub struct Ctx {
+    pub registry: Arc<Registry>,
+    pub address: String,
+    pub bookmark_interval: Duration,
+}
+
+fn full(b: impl Into<Bytes>) -> RespBody {
+    Full::new(b.into()).boxed()
+}
+
+pub fn json_response(code: StatusCode, v: &Value) -> Response<RespBody> {
+    Response::builder().status(code).header("Content-Type", "application/json").body(full(serde_json::to_vec(v).unwrap_or_default())).expect("valid response")
+}
+
+pub fn error_response(e: &ApiError) -> Response<RespBody> {
+    let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(code, &serde_json::to_value(e.to_status()).unwrap_or_default())
+}
+
+/// A parsed resource URL.
+#[derive(Debug, Default)]
+struct Target {
+    kind: Option<Kind>,
+    namespace: String,
+    name: String,
+    sub: String,
+}
+
+fn parse_query(q: Option<&str>) -> HashMap<String, String> {
+    form_urlencoded::parse(q.unwrap_or("").as_bytes()).into_owned().collect()
+}
+
+pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBody>, Infallible> {
+    let resp = match route(&ctx, req).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    };
+    Ok(resp)
+}
+
+async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBody>, ApiError> {
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    let path = if path.is_empty() { "/".to_string() } else { path };
+    let q = parse_query(req.uri().query());
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // Non-resource paths.
+    match (req.method(), segs.as_slice()) {
+        (&Method::GET, ["healthz"] | ["livez"] | ["readyz"]) => return Ok(Response::builder().header("Content-Type", "text/plain").body(full("ok")).unwrap()),
+        (&Method::GET, ["version"]) => return Ok(json_response(StatusCode::OK, &discovery::version())),
+        (&Method::GET, ["api"]) => return Ok(json_response(StatusCode::OK, &discovery::api_versions(&ctx.address))),
+        (&Method::GET, ["apis"]) => return Ok(json_response(StatusCode::OK, &discovery::api_group_list())),
+        (&Method::GET, ["api", v]) => return discovery::resource_list("", v).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(|| not_found_path(&path)),
+        (&Method::GET, ["apis", g, v]) => return discovery::resource_list(g, v).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(|| not_found_path(&path)),
+        _ => {}
+    }
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] if !rest.is_empty() => ("", *v, rest),
+        ["apis", g, v, rest @ ..] if !rest.is_empty() => (*g, *v, rest),
+        _ => return Err(not_found_path(&path)),
+    };
+    let mut t = Target::default();
+    let resource = match rest {
+        ["namespaces", ns, "status" | "finalize"] => {
+            t.name = ns.to_string();
+            t.sub = rest[2].to_string();
+            "namespaces"
+        }
+        ["namespaces", ns, plural, tail @ ..] => {
+            t.namespace = ns.to_string();
+            match tail {
+                [] => {}
+                [name] => t.name = name.to_string(),
+                [name, sub] => {
+                    t.name = name.to_string();
+                    t.sub = sub.to_string();
+                }
+                _ => return Err(not_found_path(&path)),
+            }
+            plural
+        }
+        [plural, tail @ ..] => {
+            match tail {
+                [] => {}
+                [name] => t.name = name.to_string(),
+                [name, sub] => {
+                    t.name = name.to_string();
+                    t.sub = sub.to_string();
+                }
+                _ => return Err(not_found_path(&path)),
+            }
+            plural
+        }
+        [] => return Err(not_found_path(&path)),
+    };
+    let kind = Kind::by_resource(group, version, resource).ok_or_else(|| not_found_path(&path))?;
+    if !kind.info().namespaced && !t.namespace.is_empty() {
+        return Err(not_found_path(&path));
+    }
+    if !t.sub.is_empty() && !kind.info().subresources.contains(&t.sub.as_str()) {
+        return Err(not_found_path(&path));
+    }
+    t.kind = Some(kind);
+    let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let wants_table = accept.contains("as=Table");
+    let method = req.method().clone();
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+    match method {
+        Method::GET if t.name.is_empty() => {
+            if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
+                watch(ctx, kind, &t.namespace, &q, wants_table)
+            } else {
+                list(ctx, kind, &t.namespace, &q, wants_table)
+            }
+        }
+        Method::GET => match t.sub.as_str() {
+            "" | "status" => {
+                let obj = ctx.registry.get(kind, &t.namespace, &t.name)?;
+                Ok(object_response(StatusCode::OK, &obj, wants_table))
+            }
+            "scale" => Ok(json_response(StatusCode::OK, &scale_value(&ctx.registry.scale(kind, &t.namespace, &t.name)?))),
+            "log" => Err(ApiError::bad_request(format!(
+                "pods/log: pod {:?} runs on a simulated node, which keeps no container logs (logs are served by kubelets with --runtime cri)",
+                t.name
+            ))),
+            _ => Err(not_found_path(&path)),
+        },
+        Method::POST => {
+            let body = read_body(req, &content_type).await?;
+            let reg = ctx.registry.clone();
+            let ns = t.namespace.clone();
+            match t.sub.as_str() {
+                "" if t.name.is_empty() => {
+                    let obj = Object::from_value(kind, body)?;
+                    let created = blocking(move || reg.create(&ns, obj)).await?;
+                    Ok(object_response(StatusCode::CREATED, &created, false))
+                }
+                "binding" if kind == Kind::Pod => {
+                    let b: Binding = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("unable to decode Binding: {e}")))?;
+                    let name = t.name.clone();
+                    blocking(move || reg.bind(&ns, &name, &b)).await?;
+                    Ok(json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+                }
+                _ => Err(ApiError::method_not_allowed(format!("POST is not supported on {path}"))),
+            }
+        }
+        Method::PUT => {
+            if t.name.is_empty() {
+                return Err(ApiError::method_not_allowed("PUT needs an object name in the URL"));
+            }
+            let body = read_body(req, &content_type).await?;
+            let reg = ctx.registry.clone();
+            let (ns, name) = (t.namespace.clone(), t.name.clone());
+            match t.sub.as_str() {
+                "scale" => {
+                    let s: Scale = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("unable to decode Scale: {e}")))?;
+                    let out = blocking(move || reg.update_scale(kind, &ns, &name, &s)).await?;
+                    Ok(json_response(StatusCode::OK, &scale_value(&out)))
+                }
+                sub @ ("" | "status") => {
+                    let target = if sub == "status" { UpdateTarget::Status } else { UpdateTarget::Main };
+                    let obj = Object::from_value(kind, body)?;
+                    let out = blocking(move || reg.update(kind, &ns, &name, obj, target)).await?;
+                    Ok(object_response(StatusCode::OK, &out, false))
+                }
+                _ => Err(ApiError::method_not_allowed(format!("PUT is not supported on {path}"))),
+            }
+        }
+        Method::PATCH => {
+            if t.name.is_empty() {
+                return Err(ApiError::method_not_allowed("PATCH needs an object name in the URL"));
+            }
+            let patch_type = match PatchType::from_content_type(&content_type) {
+                Some(p) => p,
+                None if content_type.starts_with("application/apply-patch") => {
+                    return Err(ApiError::unsupported_media_type("server-side apply (application/apply-patch+yaml) is not supported yet; use client-side apply"))
+                }
+                None => {
+                    return Err(ApiError::unsupported_media_type(format!(
+                        "the body of a PATCH must be application/merge-patch+json, application/json-patch+json or application/strategic-merge-patch+json, not {content_type:?}"
+                    )))
+                }
+            };
+            let body = read_body_bytes(req).await?;
+            let body: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?;
+            let reg = ctx.registry.clone();
+            let (ns, name) = (t.namespace.clone(), t.name.clone());
+            match t.sub.as_str() {
+                "scale" => {
+                    let out = blocking(move || {
+                        let cur = reg.scale(kind, &ns, &name)?;
+                        let patched = podcore::patch::apply("Scale", patch_type, &scale_value(&cur), &body).map_err(ApiError::bad_request)?;
+                        let s: Scale = serde_json::from_value(patched).map_err(|e| ApiError::bad_request(format!("unable to decode Scale: {e}")))?;
+                        reg.update_scale(kind, &ns, &name, &s)
+                    })
+                    .await?;
+                    Ok(json_response(StatusCode::OK, &scale_value(&out)))
+                }
+                sub @ ("" | "status") => {
+                    let target = if sub == "status" { UpdateTarget::Status } else { UpdateTarget::Main };
+                    let out = blocking(move || reg.patch(kind, &ns, &name, patch_type, &body, target)).await?;
+                    Ok(object_response(StatusCode::OK, &out, false))
+                }
+                _ => Err(ApiError::method_not_allowed(format!("PATCH is not supported on {path}"))),
+            }
+        }
+        Method::DELETE => {
+            let mut opts: DeleteOptions = {
+                let bytes = read_body_bytes(req).await?;
+                if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+                    DeleteOptions::default()
+                } else {
+                    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("unable to decode DeleteOptions: {e}")))?
+                }
+            };
+            if let Some(g) = q.get("gracePeriodSeconds") {
+                opts.grace_period_seconds = Some(g.parse().map_err(|_| ApiError::bad_request(format!("gracePeriodSeconds: expected an integer, got {g:?}")))?);
+            }
+            if let Some(p) = q.get("propagationPolicy") {
+                opts.propagation_policy = Some(p.clone());
+            }
+            let reg = ctx.registry.clone();
+            let ns = t.namespace.clone();
+            if t.name.is_empty() {
+                let (sel, fsel) = selectors(kind, &q)?;
+                let out = blocking(move || {
+                    let prefix = prefix_of(kind, &ns);
+                    let (items, _) = reg.cache(kind).list(&prefix);
+                    let mut deleted = Vec::new();
+                    for (_, o) in items {
+                        if sel.matches(&o.meta().labels) && fsel.matches(&o) {
+                            if let Ok((obj, _)) = reg.delete(kind, &o.meta().namespace, &o.meta().name, &opts) {
+                                deleted.push(obj);
+                            }
+                        }
+                    }
+                    Ok(deleted)
+                })
+                .await?;
+                let items: Vec<Value> = out.iter().map(Object::to_value).collect();
+                return Ok(json_response(StatusCode::OK, &json!({"kind": format!("{}List", kind.info().kind_name), "apiVersion": kind.api_version(), "metadata": {}, "items": items})));
+            }
+            if !t.sub.is_empty() {
+                return Err(ApiError::method_not_allowed(format!("DELETE is not supported on {path}")));
+            }
+            let name = t.name.clone();
+            let (obj, gone) = blocking(move || reg.delete(kind, &ns, &name, &opts)).await?;
+            Ok(object_response(if gone { StatusCode::OK } else { StatusCode::ACCEPTED }, &obj, false))
+        }
+        _ => Err(ApiError::method_not_allowed(format!("{} is not supported", req_method_name(&method)))),
+    }
+}
+
+fn req_method_name(m: &Method) -> String {
+    m.as_str().to_string()
+}
+
+fn not_found_path(path: &str) -> ApiError {
+    ApiError::new(404, "NotFound", format!("the server could not find the requested resource ({path})"))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("request handler failed: {e}")))?
+}
+
+fn scale_value(s: &Scale) -> Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.insert("kind".into(), json!("Scale"));
+        m.insert("apiVersion".into(), json!("autoscaling/v1"));
+    }
+    v
+}
+
+fn object_response(code: StatusCode, obj: &Object, wants_table: bool) -> Response<RespBody> {
+    if wants_table {
+        let objs = [obj];
+        return json_response(code, &table::table(obj.kind(), &objs, &obj.meta().resource_version, "", now()));
+    }
+    json_response(code, &obj.to_value())
+}
+
+async fn read_body_bytes(req: Request<Incoming>) -> Result<Bytes, ApiError> {
+    if let Some(len) = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()) {
+        if len > MAX_REQUEST_BODY_BYTES {
+            return Err(ApiError::too_large(format!("the request body is {len} bytes, more than the limit of {MAX_REQUEST_BODY_BYTES}")));
+        }
+    }
+    let limited = Limited::new(req.into_body(), MAX_REQUEST_BODY_BYTES);
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(format!("the request body is more than the limit of {MAX_REQUEST_BODY_BYTES} bytes"))),
+        Err(e) => Err(ApiError::bad_request(format!("reading the request body failed: {e}"))),
+    }
+}
+
+async fn read_body(req: Request<Incoming>, content_type: &str) -> Result<Value, ApiError> {
+    let bytes = read_body_bytes(req).await?;
+    crate::decode::decode_body(content_type, &bytes)
+}
+
+fn prefix_of(kind: Kind, ns: &str) -> String {
+    if kind.info().namespaced && !ns.is_empty() {
+        format!("{}{ns}/", kind.key_prefix())
+    } else {
+        kind.key_prefix()
+    }
+}
+
+fn selectors(kind: Kind, q: &HashMap<String, String>) -> Result<(Selector, FieldSelector), ApiError> {
+    let sel = match q.get("labelSelector") {
+        Some(s) => Selector::parse(s).map_err(|e| ApiError::bad_request(format!("labelSelector: {e}")))?,
+        None => Selector::everything(),
+    };
+    let fsel = match q.get("fieldSelector") {
+        Some(s) => {
+            let f = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(format!("fieldSelector: {e}")))?;
+            f.check(kind, &empty_object(kind)).map_err(|e| ApiError::bad_request(format!("fieldSelector: {e}")))?;
+            f
+        }
+        None => FieldSelector::default(),
+    };
+    Ok((sel, fsel))
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect();
+    String::from_utf8(bytes?).ok()
+}
+
+fn list(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, wants_table: bool) -> Result<Response<RespBody>, ApiError> {
+    let (sel, fsel) = selectors(kind, q)?;
+    let limit = match q.get("limit") {
+        Some(l) => l.parse::<usize>().map_err(|_| ApiError::bad_request(format!("limit: expected a non-negative integer, got {l:?}")))?.min(MAX_LIST_LIMIT),
+        None => 0,
+    };
+    // The continue token is the hex of the last key returned (opaque to clients).
+    let start_after = match q.get("continue").filter(|c| !c.is_empty()) {
+        Some(c) => unhex(c).ok_or_else(|| ApiError::bad_request("continue: the token is not one this server issued"))?,
+        None => String::new(),
+    };
+    let (items, rev) = ctx.registry.cache(kind).list(&prefix_of(kind, ns));
+    let mut out: Vec<&Object> = Vec::new();
+    let mut cont = String::new();
+    let matching = items.iter().filter(|(k, o)| k.as_str() > start_after.as_str() && sel.matches(&o.meta().labels) && fsel.matches(o));
+    for (k, o) in matching {
+        if limit > 0 && out.len() == limit {
+            cont = hex(&out.last().map(|o: &&Object| o.key()).unwrap_or_else(|| k.clone()));
+            break;
+        }
+        out.push(o);
+    }
+    let rv = rev.to_string();
+    if wants_table {
+        return Ok(json_response(StatusCode::OK, &table::table(kind, &out, &rv, &cont, now())));
+    }
+    let mut md = json!({"resourceVersion": rv});
+    if !cont.is_empty() {
+        md["continue"] = json!(cont);
+    }
+    let items: Vec<Value> = out.iter().map(|o| o.to_value()).collect();
+    Ok(json_response(StatusCode::OK, &json!({"kind": format!("{}List", kind.info().kind_name), "apiVersion": kind.api_version(), "metadata": md, "items": items})))
+}
+
+/// A response body fed by a channel: one frame per watch event.
+struct ChannelBody {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(b)) => Poll::Ready(Some(Ok(Frame::data(b)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+fn watch_frame(type_: &str, object: Value) -> Bytes {
+    let mut v = serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+fn too_old_frame(oldest: u64, asked: &str) -> Bytes {
+    let e = ApiError::gone(format!("too old resource version: {asked} ({oldest})"));
+    watch_frame("ERROR", serde_json::to_value(e.to_status()).unwrap_or_default())
+}
+
+fn watch(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, wants_table: bool) -> Result<Response<RespBody>, ApiError> {
+    let (sel, fsel) = selectors(kind, q)?;
+    let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
+    let from = match rv_param.as_str() {
+        "" | "0" => None,
+        s => Some(s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("resourceVersion: expected a number, got {s:?}")))?),
+    };
+    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
+    let timeout = match q.get("timeoutSeconds") {
+        Some(t) => Duration::from_secs(t.parse().map_err(|_| ApiError::bad_request(format!("timeoutSeconds: expected an integer, got {t:?}")))?),
+        None => DEFAULT_WATCH_TIMEOUT,
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(WATCH_CHANNEL_FRAMES);
+    let cache = ctx.registry.cache(kind).clone();
+    let prefix = prefix_of(kind, ns);
+    let bookmark_interval = ctx.bookmark_interval;
+    tokio::spawn(async move {
+        let mut watcher = match cache.watch(&prefix, from) {
+            Ok(w) => w,
+            Err(too_old) => {
+                let _ = tx.send(too_old_frame(too_old.oldest, &rv_param)).await;
+                return;
+            }
+        };
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let n2 = notify.clone();
+        watcher.set_waker(Arc::new(move || n2.notify_one()));
+        let deadline = tokio::time::Instant::now() + timeout;
+        let encode = |o: &Object| -> Value {
+            if wants_table {
+                table::table(kind, &[o], &o.meta().resource_version, "", now())
+            } else {
+                o.to_value()
+            }
+        };
+        loop {
+            match watcher.next_batch(WATCH_BATCH_EVENTS) {
+                Next::Events(evs) => {
+                    for ev in evs {
+                        let matches = |o: &Object| sel.matches(&o.meta().labels) && fsel.matches(o);
+                        let new_m = ev.value.as_deref().is_some_and(matches);
+                        let old_m = ev.prev.as_deref().is_some_and(matches);
+                        let frame = match (&ev.value, &ev.prev) {
+                            (Some(v), Some(_)) if new_m && old_m => watch_frame("MODIFIED", encode(v)),
+                            (Some(v), _) if new_m => watch_frame("ADDED", encode(v)),
+                            (Some(v), Some(_)) if old_m => watch_frame("DELETED", encode(v)),
+                            (None, Some(p)) if old_m => watch_frame("DELETED", encode(p)),
+                            _ => continue,
+                        };
+                        if tx.send(frame).await.is_err() {
+                            return; // client went away
+                        }
+                    }
+                }
+                Next::Idle { revision } => {
+                    tokio::select! {
+                        _ = notify.notified() => {}
+                        _ = tokio::time::sleep(bookmark_interval) => {
+                            if bookmarks {
+                                let obj = json!({"kind": kind.info().kind_name, "apiVersion": kind.api_version(), "metadata": {"resourceVersion": revision.to_string()}});
+                                if tx.send(watch_frame("BOOKMARK", obj)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        _ = tokio::time::sleep_until(deadline) => return,
+                        _ = tx.closed() => return,
+                    }
+                }
+                Next::TooOld(t) => {
+                    let _ = tx.send(too_old_frame(t.oldest, &watcher.cursor().to_string())).await;
+                    return;
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return;
+            }
+        }
+    });
+    Ok(Response::builder().status(StatusCode::OK).header("Content-Type", "application/json").header("Transfer-Encoding", "chunked").body(ChannelBody { rx }.boxed()).expect("valid response"))
+}

@@ -1,0 +1,83 @@
+//! apiserver: the Kubernetes REST API over HTTP/1.1 and HTTP/2.
+//!
+//! - `registry`: every write, through `podcore::admission`, onto the store;
+//!   feeds the watch caches synchronously after each commit.
+//! - `http`: routing, decoding, responses, watch streams.
+//! - `discovery`, `table`: what kubectl needs to find and print resources.
+
+pub mod decode;
+pub mod discovery;
+pub mod http;
+pub mod registry;
+pub mod table;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use registry::Registry;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Events kept per resource in the watch cache.
+    pub window_events: usize,
+    pub bookmark_interval: Duration,
+    /// tolerationSeconds added to pods for not-ready/unreachable (upstream 300).
+    pub default_toleration_seconds: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:6443".parse().unwrap(),
+            window_events: watchcache::DEFAULT_WINDOW_EVENTS,
+            bookmark_interval: Duration::from_secs(5),
+            default_toleration_seconds: podcore::defaults::DEFAULT_NOT_READY_TOLERATION_SECONDS,
+        }
+    }
+}
+
+/// Binds, bootstraps the default namespaces, and serves until the runtime stops.
+pub async fn serve(cfg: Config, store: Arc<dyn podstore::Store>) -> Result<(), String> {
+    let registry = Registry::open(store, cfg.window_events, cfg.default_toleration_seconds)?;
+    {
+        let r = registry.clone();
+        tokio::task::spawn_blocking(move || r.bootstrap()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("binding {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    serve_on(listener, registry, addr.to_string(), cfg.bookmark_interval).await
+}
+
+/// Serves on an already bound listener.
+pub async fn serve_on(listener: tokio::net::TcpListener, registry: Arc<Registry>, address: String, bookmark_interval: Duration) -> Result<(), String> {
+    let ctx = Arc::new(http::Ctx { registry: registry.clone(), address, bookmark_interval });
+    // Upstream's namespace controller, reduced: finish terminating namespaces.
+    let r = registry.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let r = r.clone();
+            let _ = tokio::task::spawn_blocking(move || r.finish_namespaces()).await;
+        }
+    });
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("apiserver: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| http::handle(ctx.clone(), req));
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await;
+        });
+    }
+}

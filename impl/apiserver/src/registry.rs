@@ -1,0 +1,387 @@
+//! The registry: every write the apiserver makes, as blocking functions over
+//! the store. Decisions (naming, defaulting, validation, precondition
+//! checks, graceful deletion, binding) come from `podcore::admission`; this
+//! module adds only what needs IO: reading the current object, the
+//! compare-and-swap write, retries of patches and bindings on conflict, and
+//! feeding the watch caches.
+
+use podcore::admission::{self, CreateContext, DeleteOutcome, UpdateTarget};
+use podcore::object::{Kind, Object};
+use podcore::patch::{self, PatchType};
+use podcore::status::ApiError;
+use podcore::time::Time;
+use podcore::types::{Binding, DeleteOptions, Scale};
+use podstore::{EventKind, Revision, Store, StoreError};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use watchcache::{Event, WatchCache};
+
+/// Attempts of a write that is retried on conflict (patch, bind, delete).
+pub const MAX_CONFLICT_RETRIES: usize = 16;
+/// Events the feeder moves from the store to the caches per pass.
+const FEED_BATCH: usize = 1024;
+
+pub struct Registry {
+    pub store: Arc<dyn Store>,
+    pub caches: BTreeMap<Kind, WatchCache<Object>>,
+    fed_revision: Mutex<Revision>,
+    rng: Mutex<u64>,
+    pub default_toleration_seconds: i64,
+}
+
+pub fn now() -> Time {
+    Time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
+}
+
+fn store_err(e: StoreError, kind: Kind, name: &str) -> ApiError {
+    let i = kind.info();
+    match e {
+        StoreError::AlreadyExists => ApiError::already_exists(i.group, i.plural, name),
+        StoreError::NotFound => ApiError::not_found(i.group, i.plural, name),
+        StoreError::Conflict { .. } => ApiError::stale(i.group, i.plural, name),
+        StoreError::Compacted { compacted } => ApiError::gone(format!("too old resource version (compacted at {compacted})")),
+        StoreError::TooLarge(m) => ApiError::too_large(m),
+        StoreError::Io(m) => ApiError::internal(format!("storage error: {m}")),
+    }
+}
+
+pub fn kind_of_key(key: &str) -> Option<Kind> {
+    Kind::ALL.into_iter().find(|k| key.starts_with(&k.key_prefix()))
+}
+
+/// Decodes a stored value; the resourceVersion is the key's mod revision.
+pub fn decode(kind: Kind, value: &[u8], revision: Revision) -> Result<Object, ApiError> {
+    let mut obj = Object::from_json(kind, value).map_err(|e| ApiError::internal(format!("stored object does not decode: {}", e.message)))?;
+    obj.meta_mut().resource_version = revision.to_string();
+    Ok(obj)
+}
+
+/// What is stored: the object without its resourceVersion (the store's
+/// revision is the version, as upstream's etcd3 storage does).
+pub fn encode(obj: &Object) -> Vec<u8> {
+    let mut o = obj.clone();
+    o.meta_mut().resource_version.clear();
+    o.to_json()
+}
+
+impl Registry {
+    /// Loads every object into fresh caches and subscribes the feeder.
+    pub fn open(store: Arc<dyn Store>, window_events: usize, default_toleration_seconds: i64) -> Result<Arc<Registry>, String> {
+        let rev = store.revision();
+        let mut caches = BTreeMap::new();
+        for kind in Kind::ALL {
+            let objs = load(store.as_ref(), kind)?;
+            caches.insert(kind, WatchCache::new(window_events, rev, objs));
+        }
+        let seed = {
+            use std::io::Read;
+            let mut b = [0u8; 8];
+            std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).map_err(|e| format!("reading /dev/urandom: {e}"))?;
+            u64::from_le_bytes(b) | 1
+        };
+        let reg = Arc::new(Registry { store: store.clone(), caches, fed_revision: Mutex::new(rev), rng: Mutex::new(seed), default_toleration_seconds });
+        let weak = Arc::downgrade(&reg);
+        store.subscribe(Arc::new(move || {
+            if let Some(r) = weak.upgrade() {
+                r.feed();
+            }
+        }));
+        Ok(reg)
+    }
+
+    /// Moves committed events into the caches. Runs on the writer's thread
+    /// right after each commit, so a write that has returned is visible to
+    /// every list and watch that starts after it.
+    pub fn feed(&self) {
+        let mut fed = self.fed_revision.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let evs = match self.store.events_since(*fed, FEED_BATCH) {
+                Ok(evs) => evs,
+                Err(_) => {
+                    // Fell behind the store's history: rebuild every cache.
+                    let rev = self.store.revision();
+                    for (kind, cache) in &self.caches {
+                        match load(self.store.as_ref(), *kind) {
+                            Ok(objs) => cache.reset(rev, objs),
+                            Err(e) => eprintln!("apiserver: relisting {kind:?} for the watch cache failed: {e}"),
+                        }
+                    }
+                    *fed = rev;
+                    return;
+                }
+            };
+            if evs.is_empty() {
+                return;
+            }
+            for ev in evs {
+                *fed = ev.revision;
+                let Some(kind) = kind_of_key(&ev.kv.key) else { continue };
+                let decoded = |kv: &podstore::KeyValue, rev: Revision| decode(kind, &kv.value, rev).ok().map(Arc::new);
+                let cev = match ev.kind {
+                    EventKind::Put => Event {
+                        revision: ev.revision,
+                        key: ev.kv.key.clone(),
+                        value: decoded(&ev.kv, ev.kv.mod_revision),
+                        prev: ev.prev.as_ref().and_then(|p| decoded(p, p.mod_revision)),
+                    },
+                    // A deleted object carries the deletion's revision, as upstream.
+                    EventKind::Delete => Event { revision: ev.revision, key: ev.kv.key.clone(), value: None, prev: decoded(&ev.kv, ev.revision) },
+                };
+                for (k, cache) in &self.caches {
+                    if *k == kind {
+                        cache.apply(cev.clone());
+                    } else {
+                        cache.advance(ev.revision);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn cache(&self, kind: Kind) -> &WatchCache<Object> {
+        &self.caches[&kind]
+    }
+
+    fn random(&self) -> u64 {
+        // splitmix64, seeded from /dev/urandom.
+        let mut s = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        *s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn new_uid(&self) -> String {
+        let (a, b) = (self.random(), self.random());
+        let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000; // version 4
+        let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000; // variant
+        format!("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xFFFF, a & 0xFFFF, b >> 48, b & 0xFFFF_FFFF_FFFF)
+    }
+
+    fn name_suffix(&self) -> String {
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        let mut r = self.random();
+        (0..admission::GENERATE_NAME_SUFFIX_LEN)
+            .map(|_| {
+                let c = ALPHABET[(r % ALPHABET.len() as u64) as usize] as char;
+                r /= ALPHABET.len() as u64;
+                c
+            })
+            .collect()
+    }
+
+    fn current(&self, kind: Kind, key: &str, name: &str) -> Result<(Object, Revision), ApiError> {
+        let kv = self.store.get(key).map_err(|e| store_err(e, kind, name))?.ok_or_else(|| {
+            let i = kind.info();
+            ApiError::not_found(i.group, i.plural, name)
+        })?;
+        Ok((decode(kind, &kv.value, kv.mod_revision)?, kv.mod_revision))
+    }
+
+    fn check_namespace(&self, kind: Kind, ns: &str) -> Result<(), ApiError> {
+        if !kind.info().namespaced || ns.is_empty() {
+            return Ok(());
+        }
+        match self.cache(Kind::Namespace).get(&Kind::Namespace.key("", ns)).0 {
+            None => Err(ApiError::not_found("", "namespaces", ns)),
+            Some(n) if n.meta().deletion_timestamp.is_some() => Err(ApiError::new(
+                403,
+                "Forbidden",
+                format!("unable to create new content in namespace {ns} because it is being terminated"),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    pub fn create(&self, url_namespace: &str, obj: Object) -> Result<Object, ApiError> {
+        let kind = obj.kind();
+        let generated = obj.meta().name.is_empty();
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let uid = self.new_uid();
+            let suffix = self.name_suffix();
+            let ctx = CreateContext { now: now(), uid: &uid, name_suffix: &suffix, namespace: url_namespace, default_toleration_seconds: self.default_toleration_seconds };
+            let mut prepared = admission::prepare_create(obj.clone(), &ctx)?;
+            self.check_namespace(kind, &prepared.meta().namespace)?;
+            match self.store.create(&prepared.key(), encode(&prepared)) {
+                Ok(rev) => {
+                    prepared.meta_mut().resource_version = rev.to_string();
+                    return Ok(prepared);
+                }
+                // A generated name that collided: try another suffix.
+                Err(StoreError::AlreadyExists) if generated => continue,
+                Err(e) => return Err(store_err(e, kind, &prepared.meta().name)),
+            }
+        }
+        Err(ApiError::new(500, "AlreadyExists", "could not generate a unique name; try again"))
+    }
+
+    pub fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Object, ApiError> {
+        let i = kind.info();
+        self.cache(kind).get(&kind.key(ns, name)).0.map(|o| (*o).clone()).ok_or_else(|| ApiError::not_found(i.group, i.plural, name))
+    }
+
+    pub fn update(&self, kind: Kind, ns: &str, name: &str, new: Object, target: UpdateTarget) -> Result<Object, ApiError> {
+        let key = kind.key(ns, name);
+        let (old, rev) = self.current(kind, &key, name)?;
+        self.write_prepared(kind, &key, name, &old, rev, admission::prepare_update(&old, new, target)?)
+    }
+
+    fn write_prepared(&self, kind: Kind, key: &str, name: &str, old: &Object, rev: Revision, mut prepared: Object) -> Result<Object, ApiError> {
+        if prepared == *old {
+            // No change: no write, no new revision (as upstream).
+            return Ok(prepared);
+        }
+        if admission::should_remove_after_update(&prepared) {
+            let (drev, _) = self.store.delete(key, rev).map_err(|e| store_err(e, kind, name))?;
+            prepared.meta_mut().resource_version = drev.to_string();
+            return Ok(prepared);
+        }
+        let new_rev = self.store.update(key, encode(&prepared), rev).map_err(|e| store_err(e, kind, name))?;
+        prepared.meta_mut().resource_version = new_rev.to_string();
+        Ok(prepared)
+    }
+
+    /// Applies a patch, retrying on conflict unless the patch pinned a resourceVersion.
+    pub fn patch(&self, kind: Kind, ns: &str, name: &str, patch_type: PatchType, body: &serde_json::Value, target: UpdateTarget) -> Result<Object, ApiError> {
+        let key = kind.key(ns, name);
+        let i = kind.info();
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let (old, rev) = self.current(kind, &key, name)?;
+            let patched = patch::apply(i.kind_name, patch_type, &old.to_value(), body).map_err(|e| ApiError::new(422, "Invalid", format!("{} \"{name}\" is invalid: the patch could not be applied: {e}", i.kind_name)))?;
+            let new = Object::from_value(kind, patched)?;
+            let pinned = new.meta().resource_version != old.meta().resource_version;
+            match admission::prepare_update(&old, new, target).and_then(|p| self.write_prepared(kind, &key, name, &old, rev, p)) {
+                Err(e) if e.code == 409 && e.reason == "Conflict" && !pinned => continue,
+                r => return r,
+            }
+        }
+        Err(ApiError::stale(i.group, i.plural, name))
+    }
+
+    pub fn bind(&self, ns: &str, name: &str, binding: &Binding) -> Result<Object, ApiError> {
+        let key = Kind::Pod.key(ns, name);
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let (old, rev) = self.current(Kind::Pod, &key, name)?;
+            let pod = old.as_pod().expect("pods key holds a pod");
+            let bound = Object::Pod(admission::bind(pod, binding, now())?);
+            match self.store.update(&key, encode(&bound), rev) {
+                Ok(r) => {
+                    let mut b = bound;
+                    b.meta_mut().resource_version = r.to_string();
+                    return Ok(b);
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(store_err(e, Kind::Pod, name)),
+            }
+        }
+        Err(ApiError::stale("", "pods", name))
+    }
+
+    /// Deletes; returns the last state and whether it is gone from the store.
+    pub fn delete(&self, kind: Kind, ns: &str, name: &str, opts: &DeleteOptions) -> Result<(Object, bool), ApiError> {
+        let key = kind.key(ns, name);
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let (old, rev) = self.current(kind, &key, name)?;
+            let outcome = admission::prepare_delete(&old, opts, now())?;
+            let res = match outcome {
+                DeleteOutcome::Remove => self.store.delete(&key, rev).map(|(r, _)| {
+                    let mut o = old.clone();
+                    o.meta_mut().resource_version = r.to_string();
+                    (o, true)
+                }),
+                DeleteOutcome::Mark(marked) => self.store.update(&key, encode(&marked), rev).map(|r| {
+                    let mut o = marked;
+                    o.meta_mut().resource_version = r.to_string();
+                    (o, false)
+                }),
+                DeleteOutcome::Unchanged => return Ok((old, false)),
+            };
+            match res {
+                Ok(r) => {
+                    if kind == Kind::Namespace && !r.1 {
+                        self.drain_namespace(name);
+                    }
+                    return Ok(r);
+                }
+                Err(StoreError::Conflict { .. }) if opts.preconditions.as_ref().and_then(|p| p.resource_version.as_ref()).is_none() => continue,
+                Err(e) => return Err(store_err(e, kind, name)),
+            }
+        }
+        let i = kind.info();
+        Err(ApiError::stale(i.group, i.plural, name))
+    }
+
+    /// A terminating namespace: delete everything in it (pods gracefully);
+    /// the namespace itself goes once it is empty (see `finish_namespaces`).
+    fn drain_namespace(&self, ns: &str) {
+        for kind in Kind::ALL.into_iter().filter(|k| k.info().namespaced) {
+            let (items, _) = self.cache(kind).list(&format!("{}{ns}/", kind.key_prefix()));
+            for (_, o) in items {
+                if o.meta().deletion_timestamp.is_none() {
+                    let _ = self.delete(kind, ns, &o.meta().name, &DeleteOptions::default());
+                }
+            }
+        }
+    }
+
+    /// Removes terminating namespaces that have become empty (the job of
+    /// upstream's namespace controller, done here on a timer).
+    pub fn finish_namespaces(&self) {
+        let (nss, _) = self.cache(Kind::Namespace).list(&Kind::Namespace.key_prefix());
+        for (_, n) in nss {
+            let m = n.meta();
+            if m.deletion_timestamp.is_none() {
+                continue;
+            }
+            let empty = Kind::ALL.into_iter().filter(|k| k.info().namespaced).all(|k| self.cache(k).list(&format!("{}{}/", k.key_prefix(), m.name)).0.is_empty());
+            if empty {
+                let _ = self.store.delete(&Kind::Namespace.key("", &m.name), m.revision());
+            } else {
+                self.drain_namespace(&m.name);
+            }
+        }
+    }
+
+    pub fn scale(&self, kind: Kind, ns: &str, name: &str) -> Result<Scale, ApiError> {
+        let obj = self.get(kind, ns, name)?;
+        admission::scale_of(&obj).ok_or_else(|| ApiError::not_found(kind.info().group, "scale", name))
+    }
+
+    pub fn update_scale(&self, kind: Kind, ns: &str, name: &str, scale: &Scale) -> Result<Scale, ApiError> {
+        let key = kind.key(ns, name);
+        let (old, rev) = self.current(kind, &key, name)?;
+        let scaled = admission::apply_scale(&old, scale)?;
+        let prepared = admission::prepare_update(&old, scaled, UpdateTarget::Main)?;
+        let updated = self.write_prepared(kind, &key, name, &old, rev, prepared)?;
+        Ok(admission::scale_of(&updated).expect("scalable kind"))
+    }
+
+    /// Creates the namespaces every cluster has.
+    pub fn bootstrap(&self) -> Result<(), ApiError> {
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            if self.cache(Kind::Namespace).get(&Kind::Namespace.key("", ns)).0.is_none() {
+                let mut n = podcore::types::Namespace::default();
+                n.metadata.name = ns.into();
+                match self.create("", Object::Namespace(n)) {
+                    Ok(_) => {}
+                    Err(e) if e.reason == "AlreadyExists" => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn load(store: &dyn Store, kind: Kind) -> Result<Vec<(String, Arc<Object>)>, String> {
+    let r = store.range(&kind.key_prefix(), "", 0).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(r.kvs.len());
+    for kv in r.kvs {
+        match decode(kind, &kv.value, kv.mod_revision) {
+            Ok(o) => out.push((kv.key, Arc::new(o))),
+            Err(e) => eprintln!("apiserver: skipping undecodable stored object {}: {}", kv.key, e.message),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,285 @@
+//! client: what every podchain daemon uses to talk to the apiserver.
+//!
+//! - `Client`: typed REST calls; errors are the server's `metav1.Status`.
+//! - `Client::execute`: turns a core `Effect` into its API call.
+//! - `informer`: list + watch + local cache, relisting on 410 or errors.
+//! - `kubeconfig`: reads and writes the admin kubeconfig.
+
+pub mod informer;
+pub mod kubeconfig;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::{connect::HttpConnector, Client as HyperClient};
+use hyper_util::rt::TokioExecutor;
+use podcore::effect::{DeleteRequest, Effect};
+use podcore::object::{Kind, Object};
+use podcore::status::{ApiError, Status};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Longest a non-watch request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest line a watch stream may send (one event).
+pub const MAX_WATCH_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct Client {
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+    base: String,
+    token: Option<String>,
+    user_agent: String,
+}
+
+fn transport(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(503, "ServiceUnavailable", format!("the apiserver could not be reached: {e}"))
+}
+
+pub fn collection_path(kind: Kind, ns: &str) -> String {
+    let i = kind.info();
+    let base = if i.group.is_empty() { format!("/api/{}", i.version) } else { format!("/apis/{}/{}", i.group, i.version) };
+    if i.namespaced && !ns.is_empty() {
+        format!("{base}/namespaces/{ns}/{}", i.plural)
+    } else {
+        format!("{base}/{}", i.plural)
+    }
+}
+
+pub fn object_path(kind: Kind, ns: &str, name: &str) -> String {
+    format!("{}/{name}", collection_path(kind, ns))
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListOptions {
+    pub label_selector: String,
+    pub field_selector: String,
+}
+
+impl ListOptions {
+    fn query(&self) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        if !self.label_selector.is_empty() {
+            q.append_pair("labelSelector", &self.label_selector);
+        }
+        if !self.field_selector.is_empty() {
+            q.append_pair("fieldSelector", &self.field_selector);
+        }
+        q.finish()
+    }
+}
+
+impl Client {
+    pub fn new(base: &str, token: Option<String>, user_agent: &str) -> Client {
+        let mut conn = HttpConnector::new();
+        conn.set_nodelay(true);
+        conn.set_connect_timeout(Some(Duration::from_secs(5)));
+        let http = HyperClient::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(conn);
+        Client { http, base: base.trim_end_matches('/').to_string(), token, user_agent: user_agent.to_string() }
+    }
+
+    pub fn from_kubeconfig(path: &std::path::Path, user_agent: &str) -> Result<Client, String> {
+        let kc = kubeconfig::read(path)?;
+        Ok(Client::new(&kc.server, kc.token, user_agent))
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<(Vec<u8>, &str)>) -> Result<hyper::Response<Incoming>, ApiError> {
+        let mut b = Request::builder().method(method).uri(format!("{}{path}", self.base)).header("User-Agent", &self.user_agent).header("Accept", "application/json");
+        if let Some(t) = &self.token {
+            b = b.header("Authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some((bytes, ct)) => b.header("Content-Type", ct).body(Full::new(Bytes::from(bytes))),
+            None => b.body(Full::new(Bytes::new())),
+        }
+        .map_err(transport)?;
+        self.http.request(req).await.map_err(transport)
+    }
+
+    /// One request, with a timeout; a non-2xx answer becomes its Status.
+    pub async fn request(&self, method: Method, path: &str, body: Option<(Vec<u8>, &str)>) -> Result<Value, ApiError> {
+        let fut = async {
+            let resp = self.send(method, path, body).await?;
+            let code = resp.status();
+            let bytes = resp.into_body().collect().await.map_err(transport)?.to_bytes();
+            if !code.is_success() {
+                return Err(match serde_json::from_slice::<Status>(&bytes) {
+                    Ok(s) if s.code != 0 => ApiError { code: s.code, reason: leak_reason(&s.reason), message: s.message, details: s.details },
+                    _ => ApiError::new(code.as_u16(), "Unknown", String::from_utf8_lossy(&bytes).to_string()),
+                });
+            }
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("the apiserver answered with invalid JSON: {e}")))
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, fut).await.map_err(|_| transport("request timed out"))?
+    }
+
+    pub async fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Object, ApiError> {
+        let v = self.request(Method::GET, &object_path(kind, ns, name), None).await?;
+        Object::from_value(kind, v)
+    }
+
+    /// Lists, following `continue`; returns the items and the list's resourceVersion.
+    pub async fn list(&self, kind: Kind, ns: &str, opts: &ListOptions) -> Result<(Vec<Object>, String), ApiError> {
+        let mut items = Vec::new();
+        let mut cont = String::new();
+        loop {
+            let mut q = opts.query();
+            q.push_str(if q.is_empty() { "limit=500" } else { "&limit=500" });
+            if !cont.is_empty() {
+                q.push_str(&format!("&continue={cont}"));
+            }
+            let v = self.request(Method::GET, &format!("{}?{q}", collection_path(kind, ns)), None).await?;
+            for item in v["items"].as_array().cloned().unwrap_or_default() {
+                items.push(Object::from_value(kind, item)?);
+            }
+            let rv = v["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+            cont = v["metadata"]["continue"].as_str().unwrap_or("").to_string();
+            if cont.is_empty() {
+                return Ok((items, rv));
+            }
+        }
+    }
+
+    pub async fn create(&self, obj: &Object) -> Result<Object, ApiError> {
+        let m = obj.meta();
+        let v = self.request(Method::POST, &collection_path(obj.kind(), &m.namespace), Some((obj.to_json(), "application/json"))).await?;
+        Object::from_value(obj.kind(), v)
+    }
+
+    pub async fn update(&self, obj: &Object) -> Result<Object, ApiError> {
+        let m = obj.meta();
+        let v = self.request(Method::PUT, &object_path(obj.kind(), &m.namespace, &m.name), Some((obj.to_json(), "application/json"))).await?;
+        Object::from_value(obj.kind(), v)
+    }
+
+    pub async fn update_status(&self, obj: &Object) -> Result<Object, ApiError> {
+        let m = obj.meta();
+        let v = self.request(Method::PUT, &format!("{}/status", object_path(obj.kind(), &m.namespace, &m.name)), Some((obj.to_json(), "application/json"))).await?;
+        Object::from_value(obj.kind(), v)
+    }
+
+    pub async fn patch(&self, kind: Kind, ns: &str, name: &str, content_type: &str, patch: &Value) -> Result<Object, ApiError> {
+        let v = self.request(Method::PATCH, &object_path(kind, ns, name), Some((serde_json::to_vec(patch).unwrap_or_default(), content_type))).await?;
+        Object::from_value(kind, v)
+    }
+
+    pub async fn delete(&self, d: &DeleteRequest) -> Result<(), ApiError> {
+        let mut opts = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
+        if !d.uid.is_empty() {
+            opts["preconditions"] = json!({"uid": d.uid});
+        }
+        if let Some(p) = d.propagation {
+            opts["propagationPolicy"] = json!(p.as_str());
+        }
+        if let Some(g) = d.grace_period_seconds {
+            opts["gracePeriodSeconds"] = json!(g);
+        }
+        self.request(Method::DELETE, &object_path(d.kind, &d.namespace, &d.name), Some((serde_json::to_vec(&opts).unwrap_or_default(), "application/json"))).await.map(|_| ())
+    }
+
+    pub async fn bind(&self, ns: &str, name: &str, uid: &str, node: &str) -> Result<(), ApiError> {
+        let b = json!({"kind": "Binding", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns, "uid": uid}, "target": {"kind": "Node", "apiVersion": "v1", "name": node}});
+        self.request(Method::POST, &format!("{}/binding", object_path(Kind::Pod, ns, name)), Some((serde_json::to_vec(&b).unwrap_or_default(), "application/json"))).await.map(|_| ())
+    }
+
+    /// Executes one effect; returns the object written, if any.
+    pub async fn execute(&self, effect: &Effect) -> Result<Option<Object>, ApiError> {
+        match effect {
+            Effect::Create(o) => self.create(o).await.map(Some),
+            Effect::Update(o) => self.update(o).await.map(Some),
+            Effect::UpdateStatus(o) => self.update_status(o).await.map(Some),
+            Effect::Delete(d) => self.delete(d).await.map(|_| None),
+            Effect::Bind { namespace, name, uid, node } => self.bind(namespace, name, uid, node).await.map(|_| None),
+        }
+    }
+
+    /// Opens a watch from `resource_version` ("" for "now, with the current objects").
+    pub async fn watch(&self, kind: Kind, ns: &str, opts: &ListOptions, resource_version: &str, timeout_seconds: u64) -> Result<WatchStream, ApiError> {
+        let mut q = opts.query();
+        let extra = format!("watch=true&allowWatchBookmarks=true&timeoutSeconds={timeout_seconds}&resourceVersion={resource_version}");
+        q = if q.is_empty() { extra } else { format!("{q}&{extra}") };
+        let resp = tokio::time::timeout(REQUEST_TIMEOUT, self.send(Method::GET, &format!("{}?{q}", collection_path(kind, ns)), None)).await.map_err(|_| transport("watch request timed out"))??;
+        if resp.status() != StatusCode::OK {
+            let code = resp.status();
+            let bytes = resp.into_body().collect().await.map_err(transport)?.to_bytes();
+            return Err(match serde_json::from_slice::<Status>(&bytes) {
+                Ok(s) if s.code != 0 => ApiError { code: s.code, reason: leak_reason(&s.reason), message: s.message, details: s.details },
+                _ => ApiError::new(code.as_u16(), "Unknown", String::from_utf8_lossy(&bytes).to_string()),
+            });
+        }
+        Ok(WatchStream { body: resp.into_body(), buf: Vec::new(), kind })
+    }
+}
+
+/// Maps a server's reason string onto the static reasons podcore uses.
+fn leak_reason(r: &str) -> &'static str {
+    for known in ["NotFound", "AlreadyExists", "Conflict", "Invalid", "BadRequest", "Expired", "Gone", "Forbidden", "Unauthorized", "MethodNotAllowed", "RequestEntityTooLarge", "UnsupportedMediaType", "InternalError", "ServiceUnavailable", "Timeout", "TooManyRequests"] {
+        if r == known {
+            return known;
+        }
+    }
+    "Unknown"
+}
+
+#[derive(Clone, Debug)]
+pub enum WatchEvent {
+    Added(Object),
+    Modified(Object),
+    Deleted(Object),
+    Bookmark(String),
+    Error(ApiError),
+}
+
+pub struct WatchStream {
+    body: Incoming,
+    buf: Vec<u8>,
+    kind: Kind,
+}
+
+impl WatchStream {
+    /// The next event; None when the server ended the stream.
+    pub async fn next(&mut self) -> Option<Result<WatchEvent, ApiError>> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                if line.iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
+                return Some(self.parse(&line));
+            }
+            if self.buf.len() > MAX_WATCH_EVENT_BYTES {
+                return Some(Err(ApiError::internal(format!("a watch event is longer than {MAX_WATCH_EVENT_BYTES} bytes"))));
+            }
+            match self.body.frame().await {
+                None => return None,
+                Some(Err(e)) => return Some(Err(transport(e))),
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        self.buf.extend_from_slice(&d);
+                    }
+                }
+            }
+        }
+    }
+
+    fn parse(&self, line: &[u8]) -> Result<WatchEvent, ApiError> {
+        let v: Value = serde_json::from_slice(line).map_err(|e| ApiError::internal(format!("invalid watch event: {e}")))?;
+        let obj = v["object"].clone();
+        match v["type"].as_str().unwrap_or("") {
+            "ADDED" => Ok(WatchEvent::Added(Object::from_value(self.kind, obj)?)),
+            "MODIFIED" => Ok(WatchEvent::Modified(Object::from_value(self.kind, obj)?)),
+            "DELETED" => Ok(WatchEvent::Deleted(Object::from_value(self.kind, obj)?)),
+            "BOOKMARK" => Ok(WatchEvent::Bookmark(obj["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string())),
+            "ERROR" => {
+                let s: Status = serde_json::from_value(obj).map_err(|e| ApiError::internal(format!("invalid watch error: {e}")))?;
+                Ok(WatchEvent::Error(ApiError { code: s.code, reason: leak_reason(&s.reason), message: s.message, details: s.details }))
+            }
+            other => Err(ApiError::internal(format!("unknown watch event type {other:?}"))),
+        }
+    }
+}

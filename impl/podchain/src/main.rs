@@ -26,6 +26,7 @@ Flags:
   --data-dir DIR                     where the embedded store keeps its log (default: ./podchain-data)
   --listen ADDR                      address to serve the API on (default: 127.0.0.1:6443)
   --node-monitor-grace-period-ms N   a node whose lease is older than this is NotReady (default: 40000)
+  --node-monitor-period-ms N         how often node health is checked (default: 5000)
   --default-toleration-seconds N     tolerationSeconds added to pods for not-ready/unreachable nodes (default: 300)
 
 Writes an admin kubeconfig to DIR/kubeconfig.
@@ -51,6 +52,9 @@ fn main() {
     let result = match cmd.as_str() {
         "server" => run_server(rest, true),
         "apiserver" => run_server(rest, false),
+        "controller-manager" => run_controller_manager(rest),
+        "scheduler" => run_scheduler(rest),
+        "kubelet" => run_kubelet(rest),
         "--help" | "-h" | "help" => {
             print!("{USAGE}");
             Ok(())
@@ -69,7 +73,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 fn run_server(argv: &[String], with_controllers: bool) -> Result<(), String> {
     let help = if with_controllers { SERVER_HELP } else { APISERVER_HELP };
-    let allowed: &[&str] = if with_controllers { &["data-dir", "listen", "node-monitor-grace-period-ms", "default-toleration-seconds"] } else { &["data-dir", "listen", "default-toleration-seconds"] };
+    let allowed: &[&str] = if with_controllers { &["data-dir", "listen", "node-monitor-grace-period-ms", "node-monitor-period-ms", "default-toleration-seconds"] } else { &["data-dir", "listen", "default-toleration-seconds"] };
     let a = Args::parse(argv, allowed, help)?;
     let data_dir = PathBuf::from(a.str("data-dir", "podchain-data"));
     let listen: std::net::SocketAddr = a.str("listen", "127.0.0.1:6443").parse().map_err(|e| format!("--listen: {e}"))?;
@@ -78,6 +82,7 @@ fn run_server(argv: &[String], with_controllers: bool) -> Result<(), String> {
         eprintln!("podchain: store recovered {} records; discarded {} bytes at the end of the log ({why})", report.records, report.discarded_bytes);
     }
     let cfg = apiserver::Config { listen, default_toleration_seconds: a.num("default-toleration-seconds", 300)?, ..Default::default() };
+    let manager_cfg = manager_config(&a)?;
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("binding {}: {e}", cfg.listen))?;
@@ -90,7 +95,98 @@ fn run_server(argv: &[String], with_controllers: bool) -> Result<(), String> {
         let kubeconfig = data_dir.join("kubeconfig");
         client::kubeconfig::write(&kubeconfig, &server_url, None)?;
         eprintln!("podchain: serving the Kubernetes API on {server_url}; kubeconfig: {}", kubeconfig.display());
-        let _ = with_controllers;
-        apiserver::serve_on(listener, registry, addr.to_string(), cfg.bookmark_interval).await
+        let serving = apiserver::serve_on(listener, registry, addr.to_string(), cfg.bookmark_interval);
+        if !with_controllers {
+            return serving.await;
+        }
+        // The control-plane components talk to the API over HTTP, as they would from other processes.
+        let c = client::Client::new(&server_url, None, "podchain-controller-manager");
+        let s = client::Client::new(&server_url, None, "podchain-scheduler");
+        tokio::select! {
+            r = serving => r,
+            r = controllers::manager::run(c, manager_cfg) => r.map_err(|e| format!("controller-manager: {e}")),
+            r = controllers::scheduler::run(s, Default::default()) => r.map_err(|e| format!("scheduler: {e}")),
+        }
     })
+}
+
+fn manager_config(a: &Args) -> Result<controllers::manager::ManagerConfig, String> {
+    let mut cfg = controllers::manager::ManagerConfig::default();
+    cfg.node_lifecycle.grace_period_ms = a.num("node-monitor-grace-period-ms", cfg.node_lifecycle.grace_period_ms)?;
+    cfg.node_monitor_period = std::time::Duration::from_millis(a.num("node-monitor-period-ms", cfg.node_monitor_period.as_millis() as u64)?);
+    Ok(cfg)
+}
+
+const CONTROLLER_MANAGER_HELP: &str = "podchain controller-manager: the deployment, replicaset, garbage-collector and node-lifecycle controllers.
+
+Flags:
+  --kubeconfig FILE                  how to reach the apiserver (required)
+  --node-monitor-grace-period-ms N   a node whose lease is older than this is NotReady (default: 40000)
+  --node-monitor-period-ms N         how often node health is checked (default: 5000)
+";
+
+fn run_controller_manager(argv: &[String]) -> Result<(), String> {
+    let a = Args::parse(argv, &["kubeconfig", "node-monitor-grace-period-ms", "node-monitor-period-ms"], CONTROLLER_MANAGER_HELP)?;
+    let kc = a.opt("kubeconfig").ok_or_else(|| format!("--kubeconfig is required\n\n{CONTROLLER_MANAGER_HELP}"))?;
+    let client = client::Client::from_kubeconfig(std::path::Path::new(&kc), "podchain-controller-manager")?;
+    let cfg = manager_config(&a)?;
+    runtime()?.block_on(controllers::manager::run(client, cfg))
+}
+
+const SCHEDULER_HELP: &str = "podchain scheduler: binds unscheduled pods to nodes.
+
+Flags:
+  --kubeconfig FILE   how to reach the apiserver (required)
+";
+
+fn run_scheduler(argv: &[String]) -> Result<(), String> {
+    let a = Args::parse(argv, &["kubeconfig"], SCHEDULER_HELP)?;
+    let kc = a.opt("kubeconfig").ok_or_else(|| format!("--kubeconfig is required\n\n{SCHEDULER_HELP}"))?;
+    let client = client::Client::from_kubeconfig(std::path::Path::new(&kc), "podchain-scheduler")?;
+    runtime()?.block_on(controllers::scheduler::run(client, Default::default()))
+}
+
+const KUBELET_HELP: &str = "podchain kubelet: a node agent.
+
+Flags:
+  --node NAME                      the node's name (required)
+  --kubeconfig FILE                how to reach the apiserver (required)
+  --runtime sim|cri                simulated containers, or containerd over CRI (default: sim)
+  --listen ADDR                    the kubelet's own HTTP endpoint (default: 127.0.0.1:10250)
+  --pod-subnet A.B.C               first three octets of simulated pod IPs (default: 10.88.0)
+  --cpu Q --memory Q --max-pods N  the node's capacity (default: 4, 8Gi, 110)
+  --lease-renew-interval-ms N      how often the node lease is renewed (default: 10000)
+  --node-status-interval-ms N      how often node status is posted (default: 60000)
+  --sync-interval-ms N             how often the runtime is relisted (default: 1000)
+";
+
+fn run_kubelet(argv: &[String]) -> Result<(), String> {
+    let a = Args::parse(
+        argv,
+        &["node", "kubeconfig", "runtime", "listen", "pod-subnet", "cpu", "memory", "max-pods", "lease-renew-interval-ms", "node-status-interval-ms", "sync-interval-ms"],
+        KUBELET_HELP,
+    )?;
+    let node = a.opt("node").ok_or_else(|| format!("--node is required\n\n{KUBELET_HELP}"))?;
+    podcore::validation::dns1123_subdomain(&node).map_err(|e| format!("--node {node:?}: {e}"))?;
+    let kc = a.opt("kubeconfig").ok_or_else(|| format!("--kubeconfig is required\n\n{KUBELET_HELP}"))?;
+    let client = client::Client::from_kubeconfig(std::path::Path::new(&kc), &format!("podchain-kubelet/{node}"))?;
+    let mut cfg = kubelet::KubeletConfig::new(&node);
+    cfg.listen = a.str("listen", "127.0.0.1:10250").parse().map_err(|e| format!("--listen: {e}"))?;
+    cfg.cpu = a.str("cpu", &cfg.cpu);
+    cfg.memory = a.str("memory", &cfg.memory);
+    for (flag, q) in [("cpu", &cfg.cpu), ("memory", &cfg.memory)] {
+        podcore::quantity::parse_nanos(q).map_err(|e| format!("--{flag}: {e}"))?;
+    }
+    cfg.max_pods = a.num("max-pods", cfg.max_pods)?;
+    cfg.lease_renew_interval = std::time::Duration::from_millis(a.num("lease-renew-interval-ms", 10_000u64)?);
+    cfg.node_status_interval = std::time::Duration::from_millis(a.num("node-status-interval-ms", 60_000u64)?);
+    cfg.sync_interval = std::time::Duration::from_millis(a.num("sync-interval-ms", 1_000u64)?);
+    match a.str("runtime", "sim").as_str() {
+        "sim" => {
+            let rt = std::sync::Arc::new(kubelet::runtime::SimRuntime::new(&a.str("pod-subnet", "10.88.0")));
+            runtime()?.block_on(kubelet::run(client, rt, cfg))
+        }
+        "cri" => Err("--runtime cri: the containerd runtime is not built yet (see the open CRI issue); use --runtime sim".into()),
+        other => Err(format!("--runtime: expected sim or cri, got {other:?}")),
+    }
 }

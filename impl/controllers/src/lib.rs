@@ -1,0 +1,29 @@
+//! The control-plane daemons, each a thin driver around the pure core:
+//! informer caches → `podcore::controller::*` → effects executed as API
+//! calls. No decision is taken here; what is here is IO, queues and timers.
+
+pub mod manager;
+pub mod scheduler;
+
+use podcore::time::Time;
+
+pub fn now() -> Time {
+    Time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
+}
+
+/// Whether an error is the ordinary result of acting on a stale cache (the
+/// next watch event brings the fresh object and the key is processed again).
+pub fn is_benign(e: &podcore::status::ApiError) -> bool {
+    e.code == 409 || e.code == 404
+}
+
+pub fn log(component: &str, msg: &str) {
+    eprintln!("{} {component}: {msg}", now().to_rfc3339());
+}
+
+/// Waits until every informer has listed once.
+pub async fn wait_for_sync(informers: &[&client::informer::Informer]) {
+    while !informers.iter().all(|i| i.has_synced()) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,165 @@
+//! The scheduler daemon: a queue of unbound pods, the pure `schedule`
+//! decision over the informer caches plus the pods it has bound but not yet
+//! seen bound ("assumed", as upstream's scheduler cache), binding through
+//! `pods/binding`, and a back-off for unschedulable pods that is cut short
+//! when nodes or pods change.
+
+use crate::{log, now, wait_for_sync};
+use client::informer::{self, Change};
+use client::{Client, ListOptions};
+use podcore::admission::set_pod_condition;
+use podcore::controller::scheduler::{schedule, wants, Decision, SchedulerOptions};
+use podcore::defaults::DEFAULT_SCHEDULER_NAME;
+use podcore::object::{Kind, Object};
+use podcore::types::Pod;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use watchcache::workqueue::WorkQueue;
+
+pub const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), String> {
+    let (tx, mut rx) = mpsc::channel::<Change>(crate::manager::CHANGE_CHANNEL);
+    let pods = informer::spawn(client.clone(), Kind::Pod, "", ListOptions::default(), tx.clone());
+    let nodes = informer::spawn(client.clone(), Kind::Node, "", ListOptions::default(), tx);
+    wait_for_sync(&[&pods, &nodes]).await;
+    log("scheduler", "caches synced");
+    let queue = WorkQueue::new();
+    // Pod key → (uid, node) for bindings not yet seen in the cache.
+    let mut assumed: HashMap<String, (String, String)> = HashMap::new();
+    // Pod key → (attempts, retry time) for unschedulable pods.
+    let mut backoff: HashMap<String, (u32, Instant)> = HashMap::new();
+    for p in pods.snapshot() {
+        queue.add(&p.meta().key());
+    }
+    loop {
+        while let Ok(c) = rx.try_recv() {
+            on_change(&c, &queue, &mut assumed, &mut backoff);
+        }
+        let now_i = Instant::now();
+        let due: Vec<String> = backoff.iter().filter(|(_, (_, t))| *t <= now_i).map(|(k, _)| k.clone()).collect();
+        for k in due {
+            queue.add(&k);
+        }
+        if let Some(key) = queue.get() {
+            let retry = schedule_one(&client, &pods, &nodes, &key, &mut assumed, opts).await;
+            match retry {
+                Some(()) => {
+                    let (n, _) = backoff.get(&key).copied().unwrap_or((0, now_i));
+                    let delay = (INITIAL_BACKOFF * 2u32.saturating_pow(n)).min(MAX_BACKOFF);
+                    backoff.insert(key.clone(), (n + 1, Instant::now() + delay));
+                }
+                None => {
+                    backoff.remove(&key);
+                }
+            }
+            queue.done(&key);
+            continue;
+        }
+        let wake = backoff.values().map(|(_, t)| *t).min().unwrap_or(now_i + Duration::from_secs(60));
+        tokio::select! {
+            c = rx.recv() => match c {
+                Some(c) => on_change(&c, &queue, &mut assumed, &mut backoff),
+                None => return Err("informers stopped".into()),
+            },
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+fn on_change(c: &Change, queue: &WorkQueue, assumed: &mut HashMap<String, (String, String)>, backoff: &mut HashMap<String, (u32, Instant)>) {
+    match c.kind {
+        Kind::Pod => {
+            match c.new.as_ref().and_then(|o| o.as_pod()) {
+                Some(p) if wants(p, DEFAULT_SCHEDULER_NAME) => {
+                    queue.add(&c.key);
+                }
+                Some(_) => {
+                    assumed.remove(&c.key);
+                }
+                None => {
+                    assumed.remove(&c.key);
+                    backoff.remove(&c.key);
+                }
+            }
+            // A pod that went away or finished frees room: retry the waiting ones now.
+            let freed = c.new.is_none() || c.new.as_ref().and_then(|o| o.as_pod()).is_some_and(podcore::podutil::is_terminal);
+            if freed {
+                for (_, (_, t)) in backoff.iter_mut() {
+                    *t = Instant::now();
+                }
+            }
+        }
+        Kind::Node => {
+            for (_, (_, t)) in backoff.iter_mut() {
+                *t = Instant::now();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Schedules one pod; Some(()) means "unschedulable or failed: back off".
+async fn schedule_one(client: &Client, pods: &informer::Informer, nodes: &informer::Informer, key: &str, assumed: &mut HashMap<String, (String, String)>, opts: SchedulerOptions) -> Option<()> {
+    let pod_obj = pods.get(key)?;
+    let pod = pod_obj.as_pod()?;
+    if !wants(pod, DEFAULT_SCHEDULER_NAME) {
+        return None;
+    }
+    if assumed.get(key).is_some_and(|(uid, _)| *uid == pod.metadata.uid) {
+        return None;
+    }
+    let node_objs = nodes.snapshot();
+    let node_list: Vec<_> = node_objs.iter().filter_map(|o| o.as_node()).collect();
+    let pod_objs = pods.snapshot();
+    // The cache's pods, with our not-yet-seen bindings applied.
+    let mut with_assumed: BTreeMap<String, Pod> = BTreeMap::new();
+    for o in &pod_objs {
+        if let Some(p) = o.as_pod() {
+            let mut p = p.clone();
+            if let Some((uid, node)) = assumed.get(&p.metadata.key()) {
+                if *uid == p.metadata.uid && p.spec.node_name.is_empty() {
+                    p.spec.node_name = node.clone();
+                }
+            }
+            with_assumed.insert(p.metadata.key(), p);
+        }
+    }
+    let all: Vec<&Pod> = with_assumed.values().collect();
+    match schedule(pod, &node_list, &all, opts) {
+        Decision::Bind(node) => {
+            assumed.insert(key.to_string(), (pod.metadata.uid.clone(), node.clone()));
+            match client.bind(&pod.metadata.namespace, &pod.metadata.name, &pod.metadata.uid, &node).await {
+                Ok(()) => {
+                    log("scheduler", &format!("bound pod {key} to {node}"));
+                    None
+                }
+                Err(e) => {
+                    assumed.remove(key);
+                    if e.code == 409 || e.code == 404 {
+                        None
+                    } else {
+                        log("scheduler", &format!("binding {key} to {node} failed: {e}"));
+                        Some(())
+                    }
+                }
+            }
+        }
+        Decision::Unschedulable(msg) => {
+            let already = podcore::podutil::condition(pod, "PodScheduled").is_some_and(|c| c.status == "False" && c.message == msg);
+            if !already {
+                let mut p = pod.clone();
+                set_pod_condition(&mut p.status, "PodScheduled", "False", "Unschedulable", now());
+                if let Some(c) = p.status.conditions.iter_mut().find(|c| c.type_ == "PodScheduled") {
+                    c.message = msg.clone();
+                }
+                let _ = client.update_status(&Object::Pod(p)).await;
+                log("scheduler", &format!("pod {key} is unschedulable: {msg}"));
+            }
+            Some(())
+        }
+    }
+}

@@ -7,10 +7,9 @@
 use crate::{log, now, wait_for_sync};
 use client::informer::{self, Change};
 use client::{Client, ListOptions};
-use podcore::admission::set_pod_condition;
-use podcore::controller::scheduler::{schedule, wants, Decision, SchedulerOptions};
+use podcore::controller::scheduler::{schedule, unschedulable_status, wants, Decision, SchedulerOptions};
 use podcore::defaults::DEFAULT_SCHEDULER_NAME;
-use podcore::object::{Kind, Object};
+use podcore::object::Kind;
 use podcore::types::Pod;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -149,14 +148,8 @@ async fn schedule_one(client: &Client, pods: &informer::Informer, nodes: &inform
             }
         }
         Decision::Unschedulable(msg) => {
-            let already = podcore::podutil::condition(pod, "PodScheduled").is_some_and(|c| c.status == "False" && c.message == msg);
-            if !already {
-                let mut p = pod.clone();
-                set_pod_condition(&mut p.status, "PodScheduled", "False", "Unschedulable", now());
-                if let Some(c) = p.status.conditions.iter_mut().find(|c| c.type_ == "PodScheduled") {
-                    c.message = msg.clone();
-                }
-                let _ = client.update_status(&Object::Pod(p)).await;
+            if let Some(e) = unschedulable_status(pod, &msg, now()) {
+                let _ = client.execute(&e).await;
                 log("scheduler", &format!("pod {key} is unschedulable: {msg}"));
             }
             Some(())

@@ -8,12 +8,11 @@ mod server;
 
 use client::informer::{self, Change};
 use client::{Client, ListOptions};
-use podcore::controller::kubelet::{stop_all, sync_pod, KubeletOptions, RuntimeAction};
+use podcore::controller::kubelet::{node_object, refresh_node_status, renewed_lease, stop_all, sync_pod, KubeletOptions, NodeFacts, RuntimeAction};
 use podcore::controller::nodelifecycle::NODE_LEASE_NAMESPACE;
 use podcore::effect::DeleteRequest;
 use podcore::object::{Kind, Object};
-use podcore::time::{MicroTime, Time};
-use podcore::types::*;
+use podcore::types::Pod;
 use runtime::{wall_now, Runtime};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -61,64 +60,27 @@ fn log(node: &str, msg: &str) {
     eprintln!("{} kubelet[{node}]: {msg}", wall_now().to_rfc3339());
 }
 
-fn node_object(cfg: &KubeletConfig, runtime_version: &str, now: Time) -> Node {
-    let mut n = Node::default();
-    n.metadata.name = cfg.node_name.clone();
-    for (k, v) in [("kubernetes.io/hostname", cfg.node_name.as_str()), ("kubernetes.io/os", "linux"), ("kubernetes.io/arch", "amd64")] {
-        n.metadata.labels.insert(k.into(), v.into());
-    }
-    let mut res = ResourceList::new();
-    res.insert("cpu".into(), cfg.cpu.as_str().into());
-    res.insert("memory".into(), cfg.memory.as_str().into());
-    res.insert("pods".into(), cfg.max_pods.to_string().as_str().into());
-    n.status.capacity = res.clone();
-    n.status.allocatable = res;
-    n.status.conditions = node_conditions(now);
-    n.status.addresses = vec![NodeAddress { type_: "InternalIP".into(), address: cfg.host_ip.clone() }, NodeAddress { type_: "Hostname".into(), address: cfg.node_name.clone() }];
-    n.status.node_info = Some(NodeSystemInfo {
+fn facts<R: Runtime>(cfg: &KubeletConfig, runtime: &R) -> NodeFacts {
+    NodeFacts {
+        name: cfg.node_name.clone(),
+        host_ip: cfg.host_ip.clone(),
+        cpu: cfg.cpu.clone(),
+        memory: cfg.memory.clone(),
+        max_pods: cfg.max_pods,
         kubelet_version: KUBELET_VERSION.into(),
-        kube_proxy_version: KUBELET_VERSION.into(),
-        container_runtime_version: runtime_version.into(),
-        operating_system: "linux".into(),
-        architecture: "amd64".into(),
-        os_image: "podchain".into(),
-        ..Default::default()
-    });
-    n
-}
-
-fn node_conditions(now: Time) -> Vec<NodeCondition> {
-    let now = now.truncate_to_secs();
-    let c = |t: &str, s: &str, reason: &str, msg: &str| NodeCondition {
-        type_: t.into(),
-        status: s.into(),
-        last_heartbeat_time: Some(now),
-        last_transition_time: Some(now),
-        reason: reason.into(),
-        message: msg.into(),
-    };
-    vec![
-        c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-        c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        c("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        c("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-    ]
+        runtime_version: runtime.version(),
+    }
 }
 
 /// Creates the Node, or marks an existing one Ready again. Returns its uid.
 async fn register<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig) -> Result<String, String> {
-    let node = node_object(cfg, &runtime.version(), wall_now());
-    match client.create(&Object::Node(node.clone())).await {
+    let f = facts(cfg, runtime);
+    match client.create(&Object::Node(node_object(&f, wall_now()))).await {
         Ok(o) => Ok(o.meta().uid.clone()),
         Err(e) if e.code == 409 => {
             let cur = client.get(Kind::Node, "", &cfg.node_name).await.map_err(|e| e.to_string())?;
-            let mut n = cur.as_node().cloned().ok_or("not a node")?;
+            let n = refresh_node_status(cur.as_node().ok_or("not a node")?, &f, wall_now());
             let uid = n.metadata.uid.clone();
-            n.status.capacity = node.status.capacity;
-            n.status.allocatable = node.status.allocatable;
-            n.status.conditions = node.status.conditions;
-            n.status.addresses = node.status.addresses;
-            n.status.node_info = node.status.node_info;
             client.update_status(&Object::Node(n)).await.map_err(|e| e.to_string())?;
             Ok(uid)
         }
@@ -127,48 +89,21 @@ async fn register<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig)
 }
 
 async fn renew_lease(client: &Client, cfg: &KubeletConfig, node_uid: &str) -> Result<(), String> {
-    let now = MicroTime::from(wall_now());
-    match client.get(Kind::Lease, NODE_LEASE_NAMESPACE, &cfg.node_name).await {
-        Ok(o) => {
-            let mut l = o.as_lease().cloned().ok_or("not a lease")?;
-            l.spec.renew_time = Some(now);
-            l.spec.holder_identity = Some(cfg.node_name.clone());
-            l.spec.lease_duration_seconds = Some(cfg.lease_duration_seconds);
-            client.update(&Object::Lease(l)).await.map(|_| ()).map_err(|e| e.to_string())
-        }
-        Err(e) if e.code == 404 => {
-            let mut l = Lease::default();
-            l.metadata.name = cfg.node_name.clone();
-            l.metadata.namespace = NODE_LEASE_NAMESPACE.into();
-            l.metadata.owner_references.push(podcore::meta::OwnerReference { api_version: "v1".into(), kind: "Node".into(), name: cfg.node_name.clone(), uid: node_uid.into(), controller: None, block_owner_deletion: None });
-            l.spec = LeaseSpec { holder_identity: Some(cfg.node_name.clone()), lease_duration_seconds: Some(cfg.lease_duration_seconds), acquire_time: Some(now), renew_time: Some(now), lease_transitions: None };
-            client.create(&Object::Lease(l)).await.map(|_| ()).map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    }
+    let cur = match client.get(Kind::Lease, NODE_LEASE_NAMESPACE, &cfg.node_name).await {
+        Ok(o) => Some(o.as_lease().cloned().ok_or("not a lease")?),
+        Err(e) if e.code == 404 => None,
+        Err(e) => return Err(e.to_string()),
+    };
+    let lease = Object::Lease(renewed_lease(cur.as_ref(), &cfg.node_name, node_uid, cfg.lease_duration_seconds, wall_now()));
+    let r = if cur.is_some() { client.update(&lease).await } else { client.create(&lease).await };
+    r.map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Keeps the Ready condition's heartbeat fresh and repairs it if someone
 /// (the node lifecycle controller, after an outage) marked it otherwise.
-async fn post_node_status(client: &Client, cfg: &KubeletConfig) -> Result<(), String> {
+async fn post_node_status<R: Runtime>(client: &Client, cfg: &KubeletConfig, runtime: &R) -> Result<(), String> {
     let cur = client.get(Kind::Node, "", &cfg.node_name).await.map_err(|e| e.to_string())?;
-    let mut n = cur.as_node().cloned().ok_or("not a node")?;
-    let now = wall_now().truncate_to_secs();
-    let fresh = node_conditions(now);
-    for f in fresh {
-        match n.status.conditions.iter_mut().find(|c| c.type_ == f.type_) {
-            Some(c) => {
-                if c.status != f.status {
-                    c.last_transition_time = Some(now);
-                }
-                c.status = f.status;
-                c.reason = f.reason;
-                c.message = f.message;
-                c.last_heartbeat_time = Some(now);
-            }
-            None => n.status.conditions.push(f),
-        }
-    }
+    let n = refresh_node_status(cur.as_node().ok_or("not a node")?, &facts(cfg, runtime), wall_now());
     client.update_status(&Object::Node(n)).await.map(|_| ()).map_err(|e| e.to_string())
 }
 
@@ -196,11 +131,11 @@ pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig
         });
     }
     {
-        let (client, cfg) = (client.clone(), cfg.clone());
+        let (client, cfg, rt) = (client.clone(), cfg.clone(), runtime.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(cfg.node_status_interval).await;
-                if let Err(e) = post_node_status(&client, &cfg).await {
+                if let Err(e) = post_node_status(&client, &cfg, rt.as_ref()).await {
                     log(&cfg.node_name, &format!("posting node status failed: {e}"));
                 }
             }
@@ -291,10 +226,7 @@ async fn sync_all<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig,
         }
         let mut actions = stop_all(obs, 0);
         actions.push(RuntimeAction::RemovePod);
-        let mut ghost = Pod::default();
-        ghost.metadata.uid = uid.clone();
-        ghost.metadata.namespace = r.namespace.clone();
-        ghost.metadata.name = r.name.clone();
+        let ghost = podcore::controller::simruntime::SimNode::ghost(r);
         log(&cfg.node_name, &format!("removing pod {}/{} that is no longer bound here", r.namespace, r.name));
         execute(runtime, &ghost, &actions, &cfg.node_name).await;
     }

@@ -342,3 +342,109 @@ mod tests {
         assert!(out.actions.is_empty() && out.status.is_none());
     }
 }
+
+/// What a kubelet registers (and re-asserts) about its node.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeFacts {
+    pub name: String,
+    pub host_ip: String,
+    pub cpu: String,
+    pub memory: String,
+    pub max_pods: u32,
+    pub kubelet_version: String,
+    pub runtime_version: String,
+}
+
+pub fn node_conditions(now: Time) -> Vec<NodeCondition> {
+    let now = now.truncate_to_secs();
+    let c = |t: &str, s: &str, reason: &str, msg: &str| NodeCondition {
+        type_: t.into(),
+        status: s.into(),
+        last_heartbeat_time: Some(now),
+        last_transition_time: Some(now),
+        reason: reason.into(),
+        message: msg.into(),
+    };
+    vec![
+        c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+        c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        c("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        c("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+    ]
+}
+
+/// The Node a kubelet registers.
+pub fn node_object(f: &NodeFacts, now: Time) -> Node {
+    let mut n = Node::default();
+    n.metadata.name = f.name.clone();
+    for (k, v) in [("kubernetes.io/hostname", f.name.as_str()), ("kubernetes.io/os", "linux"), ("kubernetes.io/arch", "amd64")] {
+        n.metadata.labels.insert(k.into(), v.into());
+    }
+    let mut res = ResourceList::new();
+    res.insert("cpu".into(), f.cpu.as_str().into());
+    res.insert("memory".into(), f.memory.as_str().into());
+    res.insert("pods".into(), f.max_pods.to_string().as_str().into());
+    n.status.capacity = res.clone();
+    n.status.allocatable = res;
+    n.status.conditions = node_conditions(now);
+    n.status.addresses = vec![NodeAddress { type_: "InternalIP".into(), address: f.host_ip.clone() }, NodeAddress { type_: "Hostname".into(), address: f.name.clone() }];
+    n.status.node_info = Some(NodeSystemInfo {
+        kubelet_version: f.kubelet_version.clone(),
+        kube_proxy_version: f.kubelet_version.clone(),
+        container_runtime_version: f.runtime_version.clone(),
+        operating_system: "linux".into(),
+        architecture: "amd64".into(),
+        os_image: "podchain".into(),
+        ..Default::default()
+    });
+    n
+}
+
+/// Re-asserts a registered node's facts and a fresh Ready heartbeat on `cur`
+/// (keeping transition times of conditions that did not change).
+pub fn refresh_node_status(cur: &Node, f: &NodeFacts, now: Time) -> Node {
+    let fresh = node_object(f, now);
+    let mut n = cur.clone();
+    n.status.capacity = fresh.status.capacity;
+    n.status.allocatable = fresh.status.allocatable;
+    n.status.addresses = fresh.status.addresses;
+    n.status.node_info = fresh.status.node_info;
+    for f in fresh.status.conditions {
+        match n.status.conditions.iter_mut().find(|c| c.type_ == f.type_) {
+            Some(c) => {
+                if c.status != f.status {
+                    c.last_transition_time = f.last_transition_time;
+                }
+                c.status = f.status;
+                c.reason = f.reason;
+                c.message = f.message;
+                c.last_heartbeat_time = f.last_heartbeat_time;
+            }
+            None => n.status.conditions.push(f),
+        }
+    }
+    n
+}
+
+/// The node's Lease, created or renewed at `now`.
+pub fn renewed_lease(cur: Option<&Lease>, node: &str, node_uid: &str, duration_seconds: i32, now: Time) -> Lease {
+    let now = crate::time::MicroTime::from(now);
+    match cur {
+        Some(l) => {
+            let mut l = l.clone();
+            l.spec.renew_time = Some(now);
+            l.spec.holder_identity = Some(node.into());
+            l.spec.lease_duration_seconds = Some(duration_seconds);
+            l
+        }
+        None => {
+            let mut l = Lease::default();
+            l.metadata.name = node.into();
+            l.metadata.namespace = super::nodelifecycle::NODE_LEASE_NAMESPACE.into();
+            // As upstream: the lease is owned by its Node, so it goes with it.
+            l.metadata.owner_references.push(crate::meta::OwnerReference { api_version: "v1".into(), kind: "Node".into(), name: node.into(), uid: node_uid.into(), controller: None, block_owner_deletion: None });
+            l.spec = LeaseSpec { holder_identity: Some(node.into()), lease_duration_seconds: Some(duration_seconds), acquire_time: Some(now), renew_time: Some(now), lease_transitions: None };
+            l
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod kubelet;
 pub mod nodelifecycle;
 pub mod replicaset;
 pub mod scheduler;
+pub mod simruntime;
 
 use crate::meta::{ObjectMeta, OwnerReference};
 

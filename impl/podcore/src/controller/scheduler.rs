@@ -176,3 +176,18 @@ mod tests {
         assert_eq!(schedule(&p, &[&n1, &n2], &[&busy], SchedulerOptions::default()), Decision::Bind("n1".into()));
     }
 }
+
+/// The status write that records why a pod cannot be scheduled
+/// (PodScheduled=False, reason Unschedulable), or None if it already says so.
+pub fn unschedulable_status(pod: &Pod, message: &str, now: crate::time::Time) -> Option<crate::effect::Effect> {
+    let already = crate::podutil::condition(pod, "PodScheduled").is_some_and(|c| c.status == "False" && c.message == message);
+    if already {
+        return None;
+    }
+    let mut p = pod.clone();
+    crate::admission::set_pod_condition(&mut p.status, "PodScheduled", "False", "Unschedulable", now);
+    if let Some(c) = p.status.conditions.iter_mut().find(|c| c.type_ == "PodScheduled") {
+        c.message = message.to_string();
+    }
+    Some(crate::effect::Effect::update_status(crate::object::Object::Pod(p)))
+}

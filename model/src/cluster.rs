@@ -1,0 +1,424 @@
+//! The cluster state and its steps. Reads here are linearizable (every
+//! component sees the store as it is now); the model adds stale caches.
+
+use podcore::admission::{self, CreateContext, DeleteOutcome, UpdateTarget};
+use podcore::controller::deployment::reconcile_deployment;
+use podcore::controller::expectations::Expectations;
+use podcore::controller::gc::garbage_collect;
+use podcore::controller::kubelet::{node_object, renewed_lease, stop_all, sync_pod, KubeletOptions, NodeFacts, RuntimeAction};
+use podcore::controller::nodelifecycle::{node_lifecycle, NodeLifecycleConfig, NODE_LEASE_NAMESPACE};
+use podcore::controller::replicaset::{expectations_for, reconcile_replicaset, RsOptions};
+use podcore::controller::scheduler::{schedule, unschedulable_status, wants, Decision, SchedulerOptions};
+use podcore::controller::simruntime::SimNode;
+use podcore::defaults::DEFAULT_SCHEDULER_NAME;
+use podcore::effect::{DeleteRequest, Effect};
+use podcore::object::{Kind, Object};
+use podcore::status::ApiError;
+use podcore::time::Time;
+use podcore::types::*;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClusterConfig {
+    pub lease_renew_ms: i64,
+    pub node_lifecycle: NodeLifecycleConfig,
+    pub default_toleration_seconds: i64,
+    pub node_cpu: String,
+    pub node_memory: String,
+    pub max_pods: u32,
+    pub rs: RsOptions,
+    pub scheduler: SchedulerOptions,
+    pub kubelet: KubeletOptions,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            lease_renew_ms: 10_000,
+            node_lifecycle: NodeLifecycleConfig::default(),
+            default_toleration_seconds: 300,
+            node_cpu: "4".into(),
+            node_memory: "8Gi".into(),
+            max_pods: 110,
+            rs: RsOptions::default(),
+            scheduler: SchedulerOptions::default(),
+            kubelet: KubeletOptions::default(),
+        }
+    }
+}
+
+/// One kubelet: whether its process runs, its runtime, its lease timer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Agent {
+    pub alive: bool,
+    pub runtime: SimNode,
+    pub next_lease_at: Time,
+    pub node_uid: String,
+}
+
+/// One applied write, for traces and assertions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Applied {
+    pub at: Time,
+    pub component: String,
+    pub effect: Effect,
+    pub result: Result<u64, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cluster {
+    pub now: Time,
+    pub revision: u64,
+    pub objects: BTreeMap<String, Object>,
+    pub next_id: u64,
+    pub agents: BTreeMap<String, Agent>,
+    pub expectations: BTreeMap<String, Expectations>,
+    pub cfg: ClusterConfig,
+    /// Every write applied, in order (cleared by whoever consumes it).
+    pub journal: Vec<Applied>,
+}
+
+/// Most rounds `settle` runs before it calls the system livelocked.
+pub const MAX_SETTLE_ROUNDS: usize = 200;
+
+impl Cluster {
+    pub fn new(cfg: ClusterConfig, start: Time) -> Cluster {
+        let mut c = Cluster { now: start, revision: 0, objects: BTreeMap::new(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), cfg, journal: Vec::new() };
+        for ns in ["default", "kube-system", "kube-node-lease"] {
+            let mut n = Namespace::default();
+            n.metadata.name = ns.into();
+            c.apply("bootstrap", &Effect::create(Object::Namespace(n))).expect("bootstrap namespaces");
+        }
+        c
+    }
+
+    // ------------------------------------------------------------ the store
+
+    pub fn get(&self, kind: Kind, ns: &str, name: &str) -> Option<&Object> {
+        self.objects.get(&kind.key(ns, name))
+    }
+
+    pub fn list(&self, kind: Kind) -> impl Iterator<Item = &Object> {
+        let prefix = kind.key_prefix();
+        self.objects.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(_, o)| o)
+    }
+
+    pub fn pods(&self) -> Vec<&Pod> {
+        self.list(Kind::Pod).filter_map(|o| o.as_pod()).collect()
+    }
+
+    fn commit(&mut self, mut obj: Object) -> u64 {
+        self.revision += 1;
+        obj.meta_mut().resource_version = self.revision.to_string();
+        self.objects.insert(obj.key(), obj);
+        self.revision
+    }
+
+    /// Applies one effect exactly as the apiserver would (same admission functions).
+    pub fn apply(&mut self, component: &str, e: &Effect) -> Result<u64, ApiError> {
+        let r = self.apply_inner(e);
+        self.journal.push(Applied { at: self.now, component: component.into(), effect: e.clone(), result: r.clone().map_err(|e| e.to_string()) });
+        r
+    }
+
+    fn apply_inner(&mut self, e: &Effect) -> Result<u64, ApiError> {
+        let not_found = |kind: Kind, name: &str| ApiError::not_found(kind.info().group, kind.info().plural, name);
+        match e {
+            Effect::Create(obj) => {
+                self.next_id += 1;
+                let uid = format!("uid-{}", self.next_id);
+                let suffix = format!("{:05}", self.next_id % 100_000);
+                let ns = obj.meta().namespace.clone();
+                let ctx = CreateContext { now: self.now, uid: &uid, name_suffix: &suffix, namespace: &ns, default_toleration_seconds: self.cfg.default_toleration_seconds };
+                let prepared = admission::prepare_create(obj.clone(), &ctx)?;
+                let kind = prepared.kind();
+                if self.objects.contains_key(&prepared.key()) {
+                    return Err(ApiError::already_exists(kind.info().group, kind.info().plural, &prepared.meta().name));
+                }
+                if kind.info().namespaced && self.get(Kind::Namespace, "", &prepared.meta().namespace).is_none() {
+                    return Err(not_found(Kind::Namespace, &prepared.meta().namespace));
+                }
+                Ok(self.commit(prepared))
+            }
+            Effect::Update(obj) | Effect::UpdateStatus(obj) => {
+                let target = if matches!(e, Effect::Update(_)) { UpdateTarget::Main } else { UpdateTarget::Status };
+                let cur = self.objects.get(&obj.key()).cloned().ok_or_else(|| not_found(obj.kind(), &obj.meta().name))?;
+                let prepared = admission::prepare_update(&cur, obj.clone(), target)?;
+                if prepared == cur {
+                    return Ok(self.revision);
+                }
+                if admission::should_remove_after_update(&prepared) {
+                    self.objects.remove(&prepared.key());
+                    self.revision += 1;
+                    return Ok(self.revision);
+                }
+                Ok(self.commit(prepared))
+            }
+            Effect::Delete(d) => {
+                let key = d.kind.key(&d.namespace, &d.name);
+                let cur = self.objects.get(&key).cloned().ok_or_else(|| not_found(d.kind, &d.name))?;
+                let opts = DeleteOptions {
+                    grace_period_seconds: d.grace_period_seconds,
+                    propagation_policy: d.propagation.map(|p| p.as_str().to_string()),
+                    preconditions: Some(Preconditions { uid: Some(d.uid.clone()).filter(|u| !u.is_empty()), resource_version: None }),
+                    orphan_dependents: None,
+                };
+                match admission::prepare_delete(&cur, &opts, self.now)? {
+                    DeleteOutcome::Remove => {
+                        self.objects.remove(&key);
+                        self.revision += 1;
+                        Ok(self.revision)
+                    }
+                    DeleteOutcome::Mark(o) => Ok(self.commit(o)),
+                    DeleteOutcome::Unchanged => Ok(self.revision),
+                }
+            }
+            Effect::Bind { namespace, name, uid, node } => {
+                let cur = self.get(Kind::Pod, namespace, name).cloned().ok_or_else(|| not_found(Kind::Pod, name))?;
+                let pod = cur.as_pod().expect("pods key holds a pod");
+                let mut b = Binding::default();
+                b.metadata.uid = uid.clone();
+                b.target.name = node.clone();
+                let bound = admission::bind(pod, &b, self.now)?;
+                Ok(self.commit(Object::Pod(bound)))
+            }
+        }
+    }
+
+    fn apply_all(&mut self, component: &str, effects: &[Effect]) -> usize {
+        let mut n = 0;
+        for e in effects {
+            if self.apply(component, e).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    // ------------------------------------------------------------ components
+
+    /// One pass of the deployment controller over every Deployment.
+    pub fn step_deployments(&mut self) -> usize {
+        let keys: Vec<(String, String)> = self.list(Kind::Deployment).map(|o| (o.meta().namespace.clone(), o.meta().name.clone())).collect();
+        let mut n = 0;
+        for (ns, name) in keys {
+            n += self.reconcile_deployment(&ns, &name);
+        }
+        n
+    }
+
+    pub fn reconcile_deployment(&mut self, ns: &str, name: &str) -> usize {
+        let Some(d) = self.get(Kind::Deployment, ns, name).and_then(|o| o.as_deployment()).cloned() else { return 0 };
+        let rss: Vec<&ReplicaSet> = self.list(Kind::ReplicaSet).filter_map(|o| o.as_replicaset()).filter(|r| r.metadata.namespace == ns).collect();
+        let pods: Vec<&Pod> = self.pods().into_iter().filter(|p| p.metadata.namespace == ns).collect();
+        let out = reconcile_deployment(self.now, &d, &rss, &pods);
+        self.apply_all("deployment-controller", &out.effects)
+    }
+
+    pub fn step_replicasets(&mut self) -> usize {
+        let keys: Vec<(String, String)> = self.list(Kind::ReplicaSet).map(|o| (o.meta().namespace.clone(), o.meta().name.clone())).collect();
+        let mut n = 0;
+        for (ns, name) in keys {
+            n += self.reconcile_replicaset(&ns, &name);
+        }
+        n
+    }
+
+    pub fn reconcile_replicaset(&mut self, ns: &str, name: &str) -> usize {
+        let key = format!("{ns}/{name}");
+        let Some(rs) = self.get(Kind::ReplicaSet, ns, name).and_then(|o| o.as_replicaset()).cloned() else {
+            self.expectations.remove(&key);
+            return 0;
+        };
+        let pods: Vec<&Pod> = self.pods().into_iter().filter(|p| p.metadata.namespace == ns).collect();
+        let exp = self.expectations.get(&key).cloned().unwrap_or_default();
+        let out = reconcile_replicaset(self.now, &rs, &pods, &exp, self.cfg.rs);
+        let (c, d) = expectations_for(&out);
+        if c > 0 || !d.is_empty() {
+            self.expectations.entry(key.clone()).or_default().expect(c, d, self.now);
+        }
+        let mut n = 0;
+        for e in &out.effects {
+            let ok = self.apply("replicaset-controller", e).is_ok();
+            // Linearizable reads: the controller sees its own writes at once,
+            // and a write that failed will never be seen.
+            let exp = self.expectations.entry(key.clone()).or_default();
+            match e {
+                Effect::Create(_) => exp.observe_creation(),
+                Effect::Delete(d) => exp.observe_deletion(&d.uid),
+                _ => {}
+            }
+            n += usize::from(ok);
+        }
+        n
+    }
+
+    pub fn step_scheduler(&mut self) -> usize {
+        let pending: Vec<Pod> = self.pods().into_iter().filter(|p| wants(p, DEFAULT_SCHEDULER_NAME)).cloned().collect();
+        let mut n = 0;
+        for pod in pending {
+            let nodes: Vec<&Node> = self.list(Kind::Node).filter_map(|o| o.as_node()).collect();
+            let pods = self.pods();
+            match schedule(&pod, &nodes, &pods, self.cfg.scheduler) {
+                Decision::Bind(node) => n += self.apply_all("scheduler", &[Effect::bind(&pod, &node)]),
+                Decision::Unschedulable(msg) => {
+                    if let Some(e) = unschedulable_status(&pod, &msg, self.now) {
+                        n += self.apply_all("scheduler", &[e]);
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    fn facts(&self, node: &str) -> NodeFacts {
+        NodeFacts {
+            name: node.into(),
+            host_ip: "127.0.0.1".into(),
+            cpu: self.cfg.node_cpu.clone(),
+            memory: self.cfg.node_memory.clone(),
+            max_pods: self.cfg.max_pods,
+            kubelet_version: "v1.32.0-podchain".into(),
+            runtime_version: "sim://0.1.0".into(),
+        }
+    }
+
+    /// Starts a kubelet for `node` (registration happens in its first step).
+    pub fn add_node(&mut self, node: &str) {
+        let subnet = format!("10.88.{}", self.agents.len() + 1);
+        self.agents.insert(node.into(), Agent { alive: true, runtime: SimNode::new(&subnet), next_lease_at: self.now, node_uid: String::new() });
+    }
+
+    pub fn kill_kubelet(&mut self, node: &str) {
+        if let Some(a) = self.agents.get_mut(node) {
+            a.alive = false;
+        }
+    }
+
+    /// One pass of one kubelet: register, renew the lease when due, sync every pod.
+    pub fn step_kubelet(&mut self, node: &str) -> usize {
+        let Some(agent) = self.agents.get(node).cloned() else { return 0 };
+        if !agent.alive {
+            return 0;
+        }
+        let mut n = 0;
+        if self.get(Kind::Node, "", node).is_none() {
+            let obj = Object::Node(node_object(&self.facts(node), self.now));
+            if self.apply("kubelet", &Effect::create(obj)).is_ok() {
+                n += 1;
+            }
+        }
+        let node_uid = self.get(Kind::Node, "", node).map(|o| o.meta().uid.clone()).unwrap_or_default();
+        if self.now >= agent.next_lease_at {
+            let cur = self.get(Kind::Lease, NODE_LEASE_NAMESPACE, node).and_then(|o| o.as_lease()).cloned();
+            let lease = Object::Lease(renewed_lease(cur.as_ref(), node, &node_uid, 40, self.now));
+            let e = if cur.is_some() { Effect::update(lease) } else { Effect::create(lease) };
+            self.apply("kubelet", &e).ok();
+            let a = self.agents.get_mut(node).expect("agent exists");
+            a.next_lease_at = self.now.plus_ms(self.cfg.lease_renew_ms);
+            a.node_uid = node_uid;
+        }
+        let mine: Vec<Pod> = self.pods().into_iter().filter(|p| p.spec.node_name == node).cloned().collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for pod in mine {
+            seen.insert(pod.metadata.uid.clone());
+            let obs = self.agents[node].runtime.observe(&pod.metadata.uid);
+            let out = sync_pod(self.now, node, "127.0.0.1", &pod, &obs, self.cfg.kubelet);
+            let now = self.now;
+            let rt = &mut self.agents.get_mut(node).expect("agent").runtime;
+            for a in &out.actions {
+                if rt.apply(&pod, a, now).is_err() {
+                    break;
+                }
+                n += 1;
+            }
+            if let Some(status) = out.status {
+                let mut p = pod.clone();
+                p.status = status;
+                n += self.apply_all("kubelet", &[Effect::update_status(Object::Pod(p))]);
+            }
+            if out.confirm_deletion {
+                let d = DeleteRequest { kind: Kind::Pod, namespace: pod.metadata.namespace.clone(), name: pod.metadata.name.clone(), uid: pod.metadata.uid.clone(), propagation: None, grace_period_seconds: Some(0) };
+                n += self.apply_all("kubelet", &[Effect::Delete(d)]);
+            }
+        }
+        // Pods the runtime holds that are no longer bound here.
+        let orphans: Vec<_> = self.agents[node].runtime.pods.iter().filter(|(uid, _)| !seen.contains(*uid)).map(|(_, (r, o))| (r.clone(), o.clone())).collect();
+        let now = self.now;
+        for (r, obs) in orphans {
+            let ghost = SimNode::ghost(&r);
+            let mut actions = stop_all(&obs, 0);
+            actions.push(RuntimeAction::RemovePod);
+            let rt = &mut self.agents.get_mut(node).expect("agent").runtime;
+            for a in &actions {
+                rt.apply(&ghost, a, now).ok();
+            }
+            n += 1;
+        }
+        n
+    }
+
+    pub fn step_node_lifecycle(&mut self) -> usize {
+        let nodes: Vec<&Node> = self.list(Kind::Node).filter_map(|o| o.as_node()).collect();
+        let leases: Vec<&Lease> = self.list(Kind::Lease).filter_map(|o| o.as_lease()).collect();
+        let pods = self.pods();
+        let out = node_lifecycle(self.now, &nodes, &leases, &pods, self.cfg.node_lifecycle);
+        self.apply_all("node-lifecycle-controller", &out.effects)
+    }
+
+    pub fn step_gc(&mut self) -> usize {
+        let objs: Vec<&Object> = self.objects.values().collect();
+        let effects = garbage_collect(&objs);
+        self.apply_all("garbage-collector", &effects)
+    }
+
+    /// Makes a container exit in whichever runtime holds the pod.
+    pub fn exit_container(&mut self, ns: &str, pod: &str, container: &str, code: i32) -> Result<(), String> {
+        let now = self.now;
+        for a in self.agents.values_mut() {
+            if a.runtime.pods.values().any(|(r, _)| r.namespace == ns && r.name == pod) {
+                return a.runtime.exit(ns, pod, container, code, now);
+            }
+        }
+        Err(format!("no runtime holds pod {ns}/{pod}"))
+    }
+
+    /// One round: every component once, in a fixed order. Returns the work done.
+    pub fn round(&mut self) -> usize {
+        let mut n = 0;
+        let nodes: Vec<String> = self.agents.keys().cloned().collect();
+        for node in &nodes {
+            n += self.step_kubelet(node);
+        }
+        n += self.step_node_lifecycle();
+        n += self.step_deployments();
+        n += self.step_replicasets();
+        n += self.step_scheduler();
+        for node in &nodes {
+            n += self.step_kubelet(node);
+        }
+        n += self.step_gc();
+        n
+    }
+
+    /// Runs rounds until nothing changes. Panics if that never happens: a
+    /// system that keeps writing with time standing still is livelocked.
+    pub fn settle(&mut self) -> usize {
+        for i in 0..MAX_SETTLE_ROUNDS {
+            if self.round() == 0 {
+                return i;
+            }
+        }
+        panic!("the cluster did not settle within {MAX_SETTLE_ROUNDS} rounds at {}; last writes: {:#?}", self.now, &self.journal[self.journal.len().saturating_sub(10)..]);
+    }
+
+    /// Advances simulated time by `ms` in steps of `tick_ms`, settling after each.
+    pub fn run_for(&mut self, ms: i64, tick_ms: i64) {
+        let end = self.now.plus_ms(ms);
+        self.settle();
+        while self.now < end {
+            self.now = Time(self.now.plus_ms(tick_ms).0.min(end.0));
+            self.settle();
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Process harness for end-to-end tests: start `podchain` components as
+//! separate processes on free loopback ports, wait for conditions with a
+//! deadline (polling, never a blind sleep), and kill everything on drop.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `podchain` binary of this build (tests and binaries share target/<profile>/).
+pub fn podchain_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("PODCHAIN_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
+    let bin = dir.join("podchain");
+    assert!(bin.exists(), "{} is missing: build it with `cargo build -p podchain` (cargo test --workspace does)", bin.display());
+    bin
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let d = std::env::temp_dir().join(format!("podchain-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A child process, killed when dropped; its output goes to `log`.
+pub struct Proc {
+    pub name: String,
+    pub child: Option<Child>,
+    pub log: PathBuf,
+    args: Vec<String>,
+}
+
+impl Proc {
+    pub fn start(name: &str, args: &[String], log_dir: &Path) -> Proc {
+        let log = log_dir.join(format!("{name}.log"));
+        let mut p = Proc { name: name.into(), child: None, log, args: args.to_vec() };
+        p.restart();
+        p
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "{} is still running", self.name);
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(podchain_bin()).args(&self.args).stdout(Stdio::from(out)).stderr(Stdio::from(err)).spawn().unwrap_or_else(|e| panic!("starting {}: {e}", self.name));
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let ok = Command::new("kill").args([&format!("-{sig}"), &c.id().to_string()]).status().map(|s| s.success()).unwrap_or(false);
+            assert!(ok, "kill -{sig} {} failed", self.name);
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let s = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `check` until it returns Some, or panics after `timeout` with `what`
+/// and the last observation.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    let mut last: String;
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(e) => last = e,
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}; last observation: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until an HTTP endpoint answers 200.
+pub async fn wait_healthy(url: &str, timeout: Duration) {
+    let c = client::Client::new(url, None, "e2e");
+    wait_for(&format!("{url}/healthz"), timeout, || {
+        let c = c.clone();
+        async move {
+            match c.request(hyper_method_get(), "/version", None).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    })
+    .await
+}
+
+fn hyper_method_get() -> client::Method {
+    client::Method::GET
+}

@@ -1,0 +1,249 @@
+//! The pod chain end to end, as separate processes talking HTTP only:
+//! `podchain server` and two `podchain kubelet --runtime sim`.
+//!
+//! One scenario, in order: a Deployment of 3 runs over both nodes with each
+//! pod bound exactly once; a deleted pod is replaced; scale to 5; an image
+//! change rolls out without dropping below replicas − maxUnavailable
+//! available pods; a killed kubelet's node goes NotReady and its pods are
+//! replaced on the other node; a server killed with SIGKILL comes back with
+//! every object at the same resourceVersion; deleting the Deployment removes
+//! its ReplicaSets and pods (and the kubelets' sandboxes).
+
+use client::{Client, ListOptions, Method, WatchEvent};
+use podcore::object::{Kind, Object};
+use podcore::podutil::{is_active, is_ready};
+use podcore::types::Pod;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tests::{free_port, temp_dir, wait_for, wait_healthy, Proc};
+
+const T: Duration = Duration::from_secs(30);
+
+fn deployment() -> serde_json::Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                         "spec": {"containers": [{"name": "web", "image": "podchain/sample:1", "imagePullPolicy": "Never"}]}}
+        }
+    })
+}
+
+async fn web_pods(c: &Client) -> Result<Vec<Pod>, String> {
+    let (items, _) = c.list(Kind::Pod, "default", &ListOptions { label_selector: "app=web".into(), ..Default::default() }).await.map_err(|e| e.to_string())?;
+    Ok(items.into_iter().filter_map(|o| o.as_pod().cloned()).collect())
+}
+
+fn running(pods: &[Pod]) -> Vec<&Pod> {
+    pods.iter().filter(|p| is_active(p) && p.status.phase == "Running" && is_ready(p)).collect()
+}
+
+fn describe(pods: &[Pod]) -> String {
+    pods.iter().map(|p| format!("{}@{}:{}{}", p.metadata.name, p.spec.node_name, p.status.phase, if p.metadata.deletion_timestamp.is_some() { "(terminating)" } else { "" })).collect::<Vec<_>>().join(", ")
+}
+
+/// Everything a watch has shown about pods, to check invariants over the whole run.
+#[derive(Default)]
+struct PodHistory {
+    /// uid → every distinct nodeName it was seen with (non-empty).
+    nodes: BTreeMap<String, Vec<String>>,
+    /// uid → latest state.
+    current: BTreeMap<String, Pod>,
+    /// Least number of available pods seen while `tracking` was on.
+    min_available: Option<usize>,
+    tracking: bool,
+}
+
+impl PodHistory {
+    fn observe(&mut self, pod: &Pod, deleted: bool) {
+        let uid = pod.metadata.uid.clone();
+        if !pod.spec.node_name.is_empty() {
+            let seen = self.nodes.entry(uid.clone()).or_default();
+            if seen.last() != Some(&pod.spec.node_name) {
+                seen.push(pod.spec.node_name.clone());
+            }
+        }
+        if deleted {
+            self.current.remove(&uid);
+        } else {
+            self.current.insert(uid, pod.clone());
+        }
+        if self.tracking {
+            let available = self.current.values().filter(|p| is_active(p) && is_ready(p)).count();
+            self.min_available = Some(self.min_available.map_or(available, |m| m.min(available)));
+        }
+    }
+}
+
+async fn snapshot(c: &Client) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for kind in Kind::ALL {
+        let (items, _) = c.list(kind, "", &ListOptions::default()).await.expect("list");
+        for o in items {
+            out.insert(o.key(), o.meta().resource_version.clone());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pod_chain_over_http_with_two_simulated_nodes() {
+    let dir = temp_dir("e2e-sim");
+    let api_port = free_port();
+    let api = format!("127.0.0.1:{api_port}");
+    let server_args: Vec<String> = ["server", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api, "--node-monitor-grace-period-ms", "3000", "--node-monitor-period-ms", "500", "--default-toleration-seconds", "1"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut server = Proc::start("server", &server_args, &dir);
+    wait_healthy(&format!("http://{api}"), T).await;
+    let kubeconfig = dir.join("data/kubeconfig");
+    let kubelet_args = |n: u32| -> Vec<String> {
+        let listen = format!("127.0.0.1:{}", free_port());
+        ["kubelet", "--node", &format!("node-{n}"), "--kubeconfig", kubeconfig.to_str().unwrap(), "--runtime", "sim", "--listen", &listen, "--pod-subnet", &format!("10.88.{n}"), "--lease-renew-interval-ms", "500", "--sync-interval-ms", "200"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let k1 = Proc::start("kubelet-1", &kubelet_args(1), &dir);
+    let mut k2 = Proc::start("kubelet-2", &kubelet_args(2), &dir);
+    let c = Client::from_kubeconfig(&kubeconfig, "e2e").expect("kubeconfig written by the server");
+    wait_for("both nodes Ready", T, || async {
+        let (nodes, _) = c.list(Kind::Node, "", &ListOptions::default()).await.map_err(|e| e.to_string())?;
+        let ready = nodes.iter().filter(|n| n.as_node().map(podcore::controller::nodelifecycle::ready_status) == Some("True")).count();
+        if ready == 2 { Ok(()) } else { Err(format!("{ready} ready")) }
+    })
+    .await;
+
+    // A watch over the whole run records every pod state it sees.
+    let history = Arc::new(Mutex::new(PodHistory::default()));
+    {
+        let (h, c) = (history.clone(), c.clone());
+        let mut stream = c.watch(Kind::Pod, "default", &ListOptions::default(), "", 600).await.expect("watch pods");
+        tokio::spawn(async move {
+            while let Some(Ok(ev)) = stream.next().await {
+                let mut h = h.lock().unwrap();
+                match ev {
+                    WatchEvent::Added(Object::Pod(p)) | WatchEvent::Modified(Object::Pod(p)) => h.observe(&p, false),
+                    WatchEvent::Deleted(Object::Pod(p)) => h.observe(&p, true),
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    // 1. Create → 3 Running over both nodes.
+    c.request(Method::POST, "/apis/apps/v1/namespaces/default/deployments", Some((serde_json::to_vec(&deployment()).unwrap(), "application/json"))).await.expect("create deployment");
+    let pods = wait_for("3 running pods over both nodes", T, || async {
+        let pods = web_pods(&c).await?;
+        let r = running(&pods);
+        let nodes: std::collections::BTreeSet<&str> = r.iter().map(|p| p.spec.node_name.as_str()).collect();
+        if r.len() == 3 && pods.len() == 3 && nodes.len() == 2 { Ok(pods) } else { Err(describe(&pods)) }
+    })
+    .await;
+
+    // 2. Delete one → replaced.
+    let victim = &pods[0];
+    c.request(Method::DELETE, &format!("/api/v1/namespaces/default/pods/{}", victim.metadata.name), None).await.expect("delete pod");
+    let victim_uid = victim.metadata.uid.clone();
+    wait_for("the deleted pod replaced", T, || async {
+        let pods = web_pods(&c).await?;
+        let ok = running(&pods).len() == 3 && pods.len() == 3 && pods.iter().all(|p| p.metadata.uid != victim_uid);
+        if ok { Ok(()) } else { Err(describe(&pods)) }
+    })
+    .await;
+
+    // 3. Scale to 5 through the scale subresource.
+    c.request(Method::PATCH, "/apis/apps/v1/namespaces/default/deployments/web/scale", Some((br#"{"spec":{"replicas":5}}"#.to_vec(), "application/merge-patch+json"))).await.expect("scale");
+    wait_for("5 running pods", T, || async {
+        let pods = web_pods(&c).await?;
+        if running(&pods).len() == 5 && pods.len() == 5 { Ok(()) } else { Err(describe(&pods)) }
+    })
+    .await;
+
+    // 4. New image → rollout completes; never fewer than 5 − 1 available.
+    history.lock().unwrap().tracking = true;
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "podchain/sample:2"}]}}}});
+    c.request(Method::PATCH, "/apis/apps/v1/namespaces/default/deployments/web", Some((serde_json::to_vec(&patch).unwrap(), "application/strategic-merge-patch+json"))).await.expect("update image");
+    wait_for("the rollout to complete", T, || async {
+        let d = c.get(Kind::Deployment, "default", "web").await.map_err(|e| e.to_string())?;
+        let d = d.as_deployment().unwrap();
+        let s = &d.status;
+        let pods = web_pods(&c).await?;
+        let all_new = pods.iter().all(|p| p.spec.containers[0].image == "podchain/sample:2");
+        let done = d.metadata.generation <= s.observed_generation && s.updated_replicas == 5 && s.replicas == 5 && s.available_replicas == 5 && all_new && running(&pods).len() == 5;
+        if done { Ok(()) } else { Err(format!("{s:?}; pods: {}", describe(&pods))) }
+    })
+    .await;
+    {
+        let mut h = history.lock().unwrap();
+        h.tracking = false;
+        let min = h.min_available.expect("the watch saw the rollout");
+        assert!(min >= 4, "available pods dropped to {min} during the rollout (replicas 5, maxUnavailable 1)");
+    }
+
+    // 5. Kill kubelet 2 → node-2 NotReady → its pods replaced on node-1.
+    k2.kill();
+    wait_for("node-2 NotReady and every pod running on node-1", T, || async {
+        let n = c.get(Kind::Node, "", "node-2").await.map_err(|e| e.to_string())?;
+        let status = podcore::controller::nodelifecycle::ready_status(n.as_node().unwrap()).to_string();
+        let pods = web_pods(&c).await?;
+        let r = running(&pods);
+        let ok = status == "Unknown" && r.len() == 5 && r.iter().all(|p| p.spec.node_name == "node-1");
+        if ok { Ok(()) } else { Err(format!("node-2 Ready={status}; pods: {}", describe(&pods))) }
+    })
+    .await;
+
+    // 6. SIGKILL the server (kubelet 1 paused so nothing writes) → same objects, same resourceVersions.
+    k1.signal("STOP");
+    let before = wait_for("a quiet store", T, || async {
+        let a = snapshot(&c).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let b = snapshot(&c).await;
+        if a == b { Ok(a) } else { Err("still changing".into()) }
+    })
+    .await;
+    server.kill();
+    server.restart();
+    wait_healthy(&format!("http://{api}"), T).await;
+    let after = snapshot(&c).await;
+    k1.signal("CONT");
+    assert_eq!(before.len(), after.len(), "object count changed across the restart");
+    for (key, rv) in &before {
+        assert_eq!(after.get(key), Some(rv), "{key} changed across the restart");
+    }
+
+    // 7. Node 2 comes back; delete the Deployment → ReplicaSets, pods and sandboxes go.
+    k2.restart();
+    wait_for("node-2 Ready again", T, || async {
+        let n = c.get(Kind::Node, "", "node-2").await.map_err(|e| e.to_string())?;
+        let s = podcore::controller::nodelifecycle::ready_status(n.as_node().unwrap()).to_string();
+        if s == "True" { Ok(()) } else { Err(s) }
+    })
+    .await;
+    c.request(Method::DELETE, "/apis/apps/v1/namespaces/default/deployments/web", Some((br#"{"propagationPolicy":"Background"}"#.to_vec(), "application/json"))).await.expect("delete deployment");
+    wait_for("replicasets and pods gone", T, || async {
+        let (rss, _) = c.list(Kind::ReplicaSet, "default", &ListOptions::default()).await.map_err(|e| e.to_string())?;
+        let pods = web_pods(&c).await?;
+        if rss.is_empty() && pods.is_empty() { Ok(()) } else { Err(format!("{} replicasets; pods: {}", rss.len(), describe(&pods))) }
+    })
+    .await;
+
+    // Over the whole run: every pod was bound to exactly one node, never moved.
+    let h = history.lock().unwrap();
+    assert!(h.nodes.len() >= 3 + 1 + 2 + 5, "the watch saw {} pods", h.nodes.len());
+    for (uid, nodes) in &h.nodes {
+        assert_eq!(nodes.len(), 1, "pod {uid} was seen on {nodes:?}");
+    }
+    drop(h);
+    for p in [&k1, &k2, &server] {
+        assert!(!p.log_tail().contains("panicked"), "{} panicked:\n{}", p.name, p.log_tail());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

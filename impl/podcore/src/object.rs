@@ -359,3 +359,33 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod wire_names {
+    //! Upstream's JSON names that serde's camelCase would get wrong.
+    use super::*;
+
+    #[test]
+    fn acronym_fields_use_upstream_spelling() {
+        let mut p = Pod::default();
+        p.status.pod_ip = "10.0.0.1".into();
+        p.status.pod_ips = vec![PodIp { ip: "10.0.0.1".into() }];
+        p.status.host_ip = "1.2.3.4".into();
+        p.status.host_ips = vec![PodIp { ip: "1.2.3.4".into() }];
+        p.status.container_statuses.push(ContainerStatus { container_id: "c://1".into(), image_id: "i".into(), ..Default::default() });
+        let v = Object::Pod(p).to_value();
+        for field in ["podIP", "podIPs", "hostIP", "hostIPs"] {
+            assert!(v["status"].get(field).is_some(), "status.{field} missing in {}", v["status"]);
+        }
+        assert!(v["status"]["containerStatuses"][0].get("containerID").is_some());
+        assert!(v["status"]["containerStatuses"][0].get("imageID").is_some());
+        let mut n = Node::default();
+        n.spec.pod_cidr = "10.88.1.0/24".into();
+        n.status.node_info = Some(NodeSystemInfo::default());
+        let v = Object::Node(n).to_value();
+        assert!(v["spec"].get("podCIDR").is_some());
+        for field in ["machineID", "systemUUID", "bootID"] {
+            assert!(v["status"]["nodeInfo"].get(field).is_some(), "nodeInfo.{field}");
+        }
+    }
+}

@@ -236,6 +236,7 @@ pub fn sync_pod(now: Time, node_name: &str, host_ip: &str, pod: &Pod, obs: &PodO
     };
     st.container_statuses = statuses;
     st.host_ip = host_ip.into();
+    st.host_ips = if host_ip.is_empty() { vec![] } else { vec![PodIp { ip: host_ip.into() }] };
     st.pod_ip = obs.sandbox.as_ref().filter(|s| s.ready).map(|s| s.ip.clone()).unwrap_or_default();
     st.pod_ips = if st.pod_ip.is_empty() { vec![] } else { vec![PodIp { ip: st.pod_ip.clone() }] };
     if st.start_time.is_none() {

@@ -143,6 +143,10 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
     let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let wants_table = accept.contains("as=Table");
     let method = req.method().clone();
+    if method != Method::GET && q.contains_key("dryRun") {
+        // Refuse rather than persist what the client meant as a rehearsal.
+        return Err(ApiError::bad_request("dryRun: server-side dry run is not supported by podchain yet; nothing was changed"));
+    }
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
     match method {
         Method::GET if t.name.is_empty() => {

@@ -16,6 +16,8 @@ Commands:
   controller-manager  deployment, replicaset, garbage-collector and node-lifecycle controllers
   scheduler           the scheduler
   kubelet             a node agent (simulated runtime or containerd over CRI)
+  apply               create or update objects from a YAML/JSON file (for machines without kubectl)
+  get                 list objects of one kind
 
 Run `podchain <command> --help` for its flags.
 ";
@@ -55,6 +57,8 @@ fn main() {
         "controller-manager" => run_controller_manager(rest),
         "scheduler" => run_scheduler(rest),
         "kubelet" => run_kubelet(rest),
+        "apply" => run_apply(rest),
+        "get" => run_get(rest),
         "--help" | "-h" | "help" => {
             print!("{USAGE}");
             Ok(())
@@ -189,4 +193,95 @@ fn run_kubelet(argv: &[String]) -> Result<(), String> {
         "cri" => Err("--runtime cri: the containerd runtime is not built yet (see the open CRI issue); use --runtime sim".into()),
         other => Err(format!("--runtime: expected sim or cri, got {other:?}")),
     }
+}
+
+const APPLY_HELP: &str = "podchain apply: create or update the objects in a YAML (multi-document) or JSON file.
+
+Flags:
+  -f, --filename FILE   the manifest (required)
+  --kubeconfig FILE     how to reach the apiserver (default: ./podchain-data/kubeconfig)
+
+Objects that exist are updated with a JSON merge patch of the manifest.
+";
+
+fn run_apply(argv: &[String]) -> Result<(), String> {
+    let argv: Vec<String> = argv.iter().map(|a| if a == "-f" { "--filename".to_string() } else { a.clone() }).collect();
+    let a = Args::parse(&argv, &["filename", "kubeconfig"], APPLY_HELP)?;
+    let file = a.opt("filename").ok_or_else(|| format!("-f is required\n\n{APPLY_HELP}"))?;
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("reading {file}: {e}"))?;
+    let kc = a.str("kubeconfig", "podchain-data/kubeconfig");
+    let client = client::Client::from_kubeconfig(std::path::Path::new(&kc), "podchain-apply")?;
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let v: serde_json::Value = serde::Deserialize::deserialize(doc).map_err(|e| format!("{file}: {e}"))?;
+        if !v.is_null() {
+            docs.push(v);
+        }
+    }
+    runtime()?.block_on(async move {
+        for v in docs {
+            let api_version = v["apiVersion"].as_str().unwrap_or("");
+            let kind_name = v["kind"].as_str().unwrap_or("");
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+            let info = podcore::object::RESOURCES
+                .iter()
+                .find(|r| r.group == group && r.version == version && r.kind_name == kind_name)
+                .ok_or_else(|| format!("{file}: no resource of kind {kind_name:?} in {api_version:?}"))?;
+            let obj = podcore::object::Object::from_value(info.kind, v.clone()).map_err(|e| format!("{file}: {}", e.message))?;
+            let mut m = obj.meta().clone();
+            if info.namespaced && m.namespace.is_empty() {
+                m.namespace = "default".into();
+            }
+            let mut obj = obj;
+            *obj.meta_mut() = m.clone();
+            match client.create(&obj).await {
+                Ok(_) => println!("{}/{} created", info.singular, m.name),
+                Err(e) if e.code == 409 => {
+                    client.patch(info.kind, &m.namespace, &m.name, "application/merge-patch+json", &v).await.map_err(|e| e.to_string())?;
+                    println!("{}/{} configured", info.singular, m.name);
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
+    })
+}
+
+const GET_HELP: &str = "podchain get KIND: list objects (pods, deployments, replicasets, nodes, namespaces, events, leases).
+
+Flags:
+  -n, --namespace NS   only this namespace (default: all)
+  --kubeconfig FILE    how to reach the apiserver (default: ./podchain-data/kubeconfig)
+";
+
+fn run_get(argv: &[String]) -> Result<(), String> {
+    let Some(what) = argv.first().filter(|a| !a.starts_with('-')) else {
+        print!("{GET_HELP}");
+        return Ok(());
+    };
+    let rest: Vec<String> = argv[1..].iter().map(|a| if a == "-n" { "--namespace".to_string() } else { a.clone() }).collect();
+    let a = Args::parse(&rest, &["namespace", "kubeconfig"], GET_HELP)?;
+    let info = podcore::object::RESOURCES
+        .iter()
+        .find(|r| r.plural == what || r.singular == what || r.short_names.contains(&what.as_str()))
+        .ok_or_else(|| format!("unknown kind {what:?}\n\n{GET_HELP}"))?;
+    let kc = a.str("kubeconfig", "podchain-data/kubeconfig");
+    let client = client::Client::from_kubeconfig(std::path::Path::new(&kc), "podchain-get")?;
+    let ns = a.str("namespace", "");
+    runtime()?.block_on(async move {
+        let (items, _) = client.list(info.kind, &ns, &Default::default()).await.map_err(|e| e.to_string())?;
+        let now = podcore::time::Time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0));
+        let cols = apiserver::table::columns(info.kind);
+        let mut rows: Vec<Vec<String>> = vec![cols.iter().filter(|c| c["priority"] == 0).map(|c| c["name"].as_str().unwrap_or("").to_uppercase()).collect()];
+        for o in &items {
+            let cells = apiserver::table::cells(o, now);
+            rows.push(cells.iter().zip(&cols).filter(|(_, c)| c["priority"] == 0).map(|(v, _)| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect());
+        }
+        let widths: Vec<usize> = (0..rows[0].len()).map(|i| rows.iter().map(|r| r.get(i).map_or(0, |c| c.len())).max().unwrap_or(0)).collect();
+        for r in rows {
+            let line: Vec<String> = r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i] + 3)).collect();
+            println!("{}", line.join("").trim_end());
+        }
+        Ok(())
+    })
 }

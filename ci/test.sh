@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: unit, harness, store conformance, end-to-end
+# processes, and the Python kubernetes client. README's second command;
+# .ci/run runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/install.sh
+echo "== building the workspace"
+cargo build --workspace --all-targets
+echo "== Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+echo "== Python kubernetes client against podchain"
+PODCHAIN_BIN=$PWD/target/debug/podchain python3 -m pytest tests/python -q

@@ -1,0 +1,219 @@
+//! The apiserver over real HTTP, in-process: status codes and Status bodies,
+//! limits at their bounds, selectors, pagination, watch semantics (order,
+//! bookmarks, 410), patches, binding, graceful deletion.
+
+use apiserver::http::MAX_REQUEST_BODY_BYTES;
+use apiserver::Registry;
+use client::{Client, ListOptions, Method, WatchEvent};
+use podcore::object::Kind;
+use podcore::status::ApiError;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn start(window_events: usize) -> Client {
+    let store: Arc<dyn podstore::Store> = Arc::new(podstore::Embedded::in_memory());
+    let reg = Registry::open(store, window_events, 300).unwrap();
+    reg.bootstrap().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_millis(100)));
+    Client::new(&format!("http://{addr}"), None, "apiserver-test")
+}
+
+fn pod(name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}, "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}})
+}
+
+async fn post(c: &Client, path: &str, body: &Value) -> Result<Value, ApiError> {
+    c.request(Method::POST, path, Some((serde_json::to_vec(body).unwrap(), "application/json"))).await
+}
+
+const PODS: &str = "/api/v1/namespaces/default/pods";
+
+#[tokio::test]
+async fn errors_are_status_objects_with_code_reason_and_field() {
+    let c = start(100).await;
+    let e = c.request(Method::GET, &format!("{PODS}/missing"), None).await.unwrap_err();
+    assert_eq!((e.code, e.reason), (404, "NotFound"));
+    assert_eq!(e.message, "pods \"missing\" not found");
+
+    let mut bad = pod("Bad_Name", json!({}));
+    bad["spec"]["containers"][0]["image"] = json!("");
+    bad["spec"]["restartPolicy"] = json!("Sometimes");
+    let e = post(&c, PODS, &bad).await.unwrap_err();
+    assert_eq!((e.code, e.reason), (422, "Invalid"));
+    let fields: Vec<String> = e.details.unwrap().causes.into_iter().map(|c| c.field).collect();
+    for f in ["metadata.name", "spec.containers[0].image", "spec.restartPolicy"] {
+        assert!(fields.iter().any(|x| x == f), "{f} missing from {fields:?}");
+    }
+
+    let e = post(&c, PODS, &json!({"apiVersion": "apps/v1", "kind": "Pod", "metadata": {"name": "x"}})).await.unwrap_err();
+    assert_eq!(e.code, 400);
+    assert!(e.message.starts_with("apiVersion:"), "{}", e.message);
+
+    let e = post(&c, "/api/v1/namespaces/nope/pods", &pod("p", json!({}))).await.unwrap_err();
+    assert_eq!((e.code, e.reason), (404, "NotFound"));
+    assert!(e.message.contains("namespaces \"nope\""), "{}", e.message);
+
+    let e = c.request(Method::GET, "/api/v1/widgets", None).await.unwrap_err();
+    assert_eq!(e.code, 404);
+}
+
+#[tokio::test]
+async fn request_bodies_are_bounded_in_size_and_depth() {
+    let c = start(100).await;
+    let over = vec![b' '; MAX_REQUEST_BODY_BYTES + 1];
+    let e = c.request(Method::POST, PODS, Some((over, "application/json"))).await.unwrap_err();
+    assert_eq!(e.code, 413);
+    let at = vec![b' '; MAX_REQUEST_BODY_BYTES];
+    let e = c.request(Method::POST, PODS, Some((at, "application/json"))).await.unwrap_err();
+    assert_eq!(e.code, 400, "a body at the limit is read (and then found not to be JSON)");
+
+    let depth = |n: usize| {
+        let mut s = String::from("1");
+        for _ in 0..n {
+            s = format!("[{s}]");
+        }
+        format!("{{\"metadata\":{{\"name\":\"deep\"}},\"spec\":{{\"x\":{s}}}}}")
+    };
+    let max = apiserver::decode::MAX_BODY_DEPTH;
+    let e = c.request(Method::POST, PODS, Some((depth(max).into_bytes(), "application/json"))).await.unwrap_err();
+    assert!(e.message.contains("deeper than the limit"), "{}", e.message);
+    let e = c.request(Method::POST, PODS, Some((depth(max - 3).into_bytes(), "application/json"))).await.unwrap_err();
+    assert!(!e.message.contains("deeper than the limit"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn yaml_generate_name_and_stale_updates() {
+    let c = start(100).await;
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  generateName: web-\nspec:\n  containers:\n  - name: c\n    image: busybox:1\n";
+    let created = c.request(Method::POST, PODS, Some((yaml.as_bytes().to_vec(), "application/yaml"))).await.unwrap();
+    let name = created["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("web-") && name.len() == 9, "{name}");
+    let rv = created["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+
+    let mut upd = created.clone();
+    upd["metadata"]["labels"] = json!({"a": "b"});
+    let updated = c.request(Method::PUT, &format!("{PODS}/{name}"), Some((serde_json::to_vec(&upd).unwrap(), "application/json"))).await.unwrap();
+    assert_ne!(updated["metadata"]["resourceVersion"].as_str().unwrap(), rv);
+    // The same stale body again: 409 Conflict.
+    let e = c.request(Method::PUT, &format!("{PODS}/{name}"), Some((serde_json::to_vec(&upd).unwrap(), "application/json"))).await.unwrap_err();
+    assert_eq!((e.code, e.reason), (409, "Conflict"));
+
+    let e = c.request(Method::POST, &format!("{PODS}?dryRun=All"), Some((serde_json::to_vec(&pod("dry", json!({}))).unwrap(), "application/json"))).await.unwrap_err();
+    assert_eq!(e.code, 400);
+    assert_eq!(c.request(Method::GET, &format!("{PODS}/dry"), None).await.unwrap_err().code, 404, "a refused dry run stores nothing");
+}
+
+#[tokio::test]
+async fn selectors_and_pagination_return_each_item_once() {
+    let c = start(100).await;
+    for i in 0..7 {
+        post(&c, PODS, &pod(&format!("p{i}"), json!({"tier": if i % 2 == 0 { "even" } else { "odd" }}))).await.unwrap();
+    }
+    let sel = ListOptions { label_selector: "tier=even".into(), ..Default::default() };
+    let (items, _) = c.list(Kind::Pod, "default", &sel).await.unwrap();
+    assert_eq!(items.len(), 4);
+    let (items, _) = c.list(Kind::Pod, "default", &ListOptions { field_selector: "metadata.name=p3".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(items.len(), 1);
+    let e = c.request(Method::GET, &format!("{PODS}?fieldSelector=spec.bogus%3D1"), None).await.unwrap_err();
+    assert_eq!(e.code, 400);
+    assert!(e.message.contains("field label not supported"), "{}", e.message);
+
+    let mut names = Vec::new();
+    let mut cont = String::new();
+    loop {
+        let v = c.request(Method::GET, &format!("{PODS}?limit=3&continue={cont}"), None).await.unwrap();
+        let page = v["items"].as_array().unwrap();
+        assert!(page.len() <= 3);
+        names.extend(page.iter().map(|p| p["metadata"]["name"].as_str().unwrap().to_string()));
+        cont = v["metadata"]["continue"].as_str().unwrap_or("").to_string();
+        if cont.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(names, (0..7).map(|i| format!("p{i}")).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_watch_from_a_list_sees_every_later_change_once_in_order() {
+    let c = start(100).await;
+    post(&c, PODS, &pod("before", json!({}))).await.unwrap();
+    let (_, rv) = c.list(Kind::Pod, "default", &ListOptions::default()).await.unwrap();
+    let mut w = c.watch(Kind::Pod, "default", &ListOptions::default(), &rv, 30).await.unwrap();
+    post(&c, PODS, &pod("a", json!({}))).await.unwrap();
+    c.patch(Kind::Pod, "default", "a", "application/merge-patch+json", &json!({"metadata": {"labels": {"x": "y"}}})).await.unwrap();
+    c.request(Method::DELETE, &format!("{PODS}/a"), None).await.unwrap();
+    let mut seen = Vec::new();
+    let mut last_rv = rv.parse::<u64>().unwrap();
+    while seen.len() < 3 {
+        match tokio::time::timeout(Duration::from_secs(10), w.next()).await.expect("event in time").unwrap().unwrap() {
+            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) if o.meta().name == "before" => panic!("saw a change from before the list"),
+            WatchEvent::Added(o) => seen.push(("ADDED", o)),
+            WatchEvent::Modified(o) => seen.push(("MODIFIED", o)),
+            WatchEvent::Deleted(o) => seen.push(("DELETED", o)),
+            WatchEvent::Bookmark(b) => assert!(b.parse::<u64>().unwrap() >= last_rv),
+            WatchEvent::Error(e) => panic!("{e}"),
+        }
+        if let Some((_, o)) = seen.last() {
+            let r = o.meta().revision();
+            assert!(r > last_rv, "resourceVersions increase");
+            last_rv = r;
+        }
+    }
+    let kinds: Vec<&str> = seen.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
+    // Nothing else follows but bookmarks.
+    if let Ok(Some(Ok(ev))) = tokio::time::timeout(Duration::from_millis(400), w.next()).await {
+        assert!(matches!(ev, WatchEvent::Bookmark(_)), "unexpected {ev:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_watch_from_a_compacted_revision_gets_410() {
+    let c = start(2).await;
+    for i in 0..5 {
+        post(&c, PODS, &pod(&format!("p{i}"), json!({}))).await.unwrap();
+    }
+    let mut w = c.watch(Kind::Pod, "default", &ListOptions::default(), "1", 30).await.unwrap();
+    match w.next().await.unwrap().unwrap() {
+        WatchEvent::Error(e) => assert_eq!((e.code, e.reason), (410, "Expired")),
+        other => panic!("expected a 410 ERROR event, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn binding_is_once_and_bound_pods_are_deleted_gracefully() {
+    let c = start(100).await;
+    post(&c, PODS, &pod("b", json!({}))).await.unwrap();
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "b"}, "target": {"kind": "Node", "name": "n1"}});
+    post(&c, &format!("{PODS}/b/binding"), &binding).await.unwrap();
+    let e = post(&c, &format!("{PODS}/b/binding"), &binding).await.unwrap_err();
+    assert_eq!(e.code, 409);
+    let p = c.get(Kind::Pod, "default", "b").await.unwrap();
+    assert_eq!(p.as_pod().unwrap().spec.node_name, "n1");
+
+    let marked = c.request(Method::DELETE, &format!("{PODS}/b"), None).await.unwrap();
+    assert!(marked["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], json!(30));
+    c.request(Method::DELETE, &format!("{PODS}/b"), Some((br#"{"gracePeriodSeconds":0}"#.to_vec(), "application/json"))).await.unwrap();
+    assert_eq!(c.request(Method::GET, &format!("{PODS}/b"), None).await.unwrap_err().code, 404);
+}
+
+#[tokio::test]
+async fn json_patch_and_scale_subresource() {
+    let c = start(100).await;
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "d"}}, "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}}});
+    post(&c, "/apis/apps/v1/namespaces/default/deployments", &d).await.unwrap();
+    let ops = json!([{"op": "replace", "path": "/spec/replicas", "value": 4}]);
+    let out = c.request(Method::PATCH, "/apis/apps/v1/namespaces/default/deployments/d", Some((serde_json::to_vec(&ops).unwrap(), "application/json-patch+json"))).await.unwrap();
+    assert_eq!(out["spec"]["replicas"], json!(4));
+    assert_eq!(out["metadata"]["generation"], json!(2));
+    let scale = c.request(Method::GET, "/apis/apps/v1/namespaces/default/deployments/d/scale", None).await.unwrap();
+    assert_eq!((scale["kind"].as_str(), scale["apiVersion"].as_str(), scale["spec"]["replicas"].as_i64()), (Some("Scale"), Some("autoscaling/v1"), Some(4)));
+    assert_eq!(scale["status"]["selector"], json!("app=d"));
+    let e = c.request(Method::PATCH, "/apis/apps/v1/namespaces/default/deployments/d", Some((b"{}".to_vec(), "application/apply-patch+yaml"))).await.unwrap_err();
+    assert_eq!(e.code, 415);
+}

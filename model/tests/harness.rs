@@ -249,3 +249,142 @@ fn restart_policy_never_ends_failed_and_is_not_restarted() {
     assert_eq!(p.status.container_statuses[0].restart_count, 0);
     assert_eq!(p.status.container_statuses[0].state.terminated.as_ref().unwrap().exit_code, 1);
 }
+
+#[test]
+fn recreate_stops_every_old_pod_before_starting_new_ones() {
+    let mut c = cluster(&["node-1", "node-2"]);
+    let mut d = deployment("web", 3, "sample:1");
+    d.spec.strategy = DeploymentStrategy { type_: "Recreate".into(), rolling_update: None };
+    c.apply("user", &Effect::create(Object::Deployment(d))).unwrap();
+    c.settle();
+    update_deployment(&mut c, "web", |d| d.spec.template.spec.containers[0].image = "sample:2".into());
+    loop {
+        let work = c.round();
+        let images: std::collections::BTreeSet<String> = c.pods().iter().map(|p| p.spec.containers[0].image.clone()).collect();
+        assert!(images.len() <= 1, "old and new pods coexist under Recreate: {images:?}");
+        if work == 0 {
+            break;
+        }
+    }
+    let pods = running_pods(&c, "web");
+    assert_eq!(pods.len(), 3);
+    assert!(pods.iter().all(|p| p.spec.containers[0].image == "sample:2"));
+}
+
+#[test]
+fn old_replicasets_beyond_the_history_limit_are_deleted_oldest_first() {
+    let mut c = cluster(&["node-1"]);
+    let mut d = deployment("web", 1, "sample:0");
+    d.spec.revision_history_limit = Some(2);
+    c.apply("user", &Effect::create(Object::Deployment(d))).unwrap();
+    c.settle();
+    for v in 1..=4 {
+        update_deployment(&mut c, "web", |d| d.spec.template.spec.containers[0].image = format!("sample:{v}"));
+        c.settle();
+    }
+    let mut revs: Vec<String> = c.list(Kind::ReplicaSet).filter_map(|o| o.as_replicaset()).map(|r| r.metadata.annotations["deployment.kubernetes.io/revision"].clone()).collect();
+    revs.sort();
+    assert_eq!(revs, ["3", "4", "5"], "the new ReplicaSet and the two newest old ones remain");
+    // Rolling back to an old template reuses its ReplicaSet with a new revision.
+    update_deployment(&mut c, "web", |d| d.spec.template.spec.containers[0].image = "sample:3".into());
+    c.settle();
+    let rs = c.list(Kind::ReplicaSet).filter_map(|o| o.as_replicaset()).find(|r| r.spec.template.spec.containers[0].image == "sample:3").unwrap();
+    assert_eq!(rs.metadata.annotations["deployment.kubernetes.io/revision"], "6");
+    assert_eq!(rs.spec.replicas, Some(1));
+}
+
+#[test]
+fn a_rollout_that_cannot_progress_reports_progress_deadline_exceeded() {
+    let mut c = cluster(&["node-1"]);
+    let mut d = deployment("web", 1, "sample:1");
+    d.spec.progress_deadline_seconds = Some(30);
+    c.apply("user", &Effect::create(Object::Deployment(d))).unwrap();
+    c.settle();
+    // The new template asks for more cpu than any node has: it never becomes available.
+    update_deployment(&mut c, "web", |d| {
+        d.spec.template.spec.containers[0].image = "sample:2".into();
+        d.spec.template.spec.containers[0].resources.requests.insert("cpu".into(), "64".into());
+    });
+    c.run_for(20_000, 5_000);
+    let cond = |c: &Cluster| get_deployment(c, "web").status.conditions.into_iter().find(|c| c.type_ == "Progressing").unwrap();
+    assert_eq!(cond(&c).reason, "ReplicaSetUpdated");
+    c.run_for(20_000, 5_000);
+    let p = cond(&c);
+    assert_eq!((p.status.as_str(), p.reason.as_str()), ("False", "ProgressDeadlineExceeded"));
+    // The old pod still serves: a stuck rollout does not take availability away.
+    assert_eq!(running_pods(&c, "web").len(), 1);
+}
+
+#[test]
+fn a_paused_deployment_does_not_roll_out() {
+    let mut c = cluster(&["node-1"]);
+    c.apply("user", &Effect::create(Object::Deployment(deployment("web", 2, "sample:1")))).unwrap();
+    c.settle();
+    update_deployment(&mut c, "web", |d| {
+        d.spec.paused = true;
+        d.spec.template.spec.containers[0].image = "sample:2".into();
+    });
+    c.settle();
+    assert!(running_pods(&c, "web").iter().all(|p| p.spec.containers[0].image == "sample:1"));
+    update_deployment(&mut c, "web", |d| d.spec.paused = false);
+    c.settle();
+    let pods = running_pods(&c, "web");
+    assert_eq!(pods.len(), 2);
+    assert!(pods.iter().all(|p| p.spec.containers[0].image == "sample:2"));
+}
+
+fn replicaset(name: &str, replicas: i32) -> ReplicaSet {
+    let mut rs = ReplicaSet::default();
+    rs.metadata.name = name.into();
+    rs.metadata.namespace = "default".into();
+    rs.spec.replicas = Some(replicas);
+    rs.spec.selector.match_labels.insert("app".into(), name.into());
+    rs.spec.template.metadata.labels.insert("app".into(), name.into());
+    rs.spec.template.spec.containers.push(Container { name: "c".into(), image: "sample:1".into(), ..Default::default() });
+    rs
+}
+
+#[test]
+fn a_replicaset_adopts_matching_orphans_and_releases_pods_that_stop_matching() {
+    let mut c = cluster(&["node-1"]);
+    let mut orphan = Pod::default();
+    orphan.metadata.name = "orphan".into();
+    orphan.metadata.namespace = "default".into();
+    orphan.metadata.labels.insert("app".into(), "rs".into());
+    orphan.spec.containers.push(Container { name: "c".into(), image: "sample:1".into(), ..Default::default() });
+    c.apply("user", &Effect::create(Object::Pod(orphan))).unwrap();
+    c.settle();
+    c.apply("user", &Effect::create(Object::ReplicaSet(replicaset("rs", 2)))).unwrap();
+    c.settle();
+    let rs_uid = c.get(Kind::ReplicaSet, "default", "rs").unwrap().meta().uid.clone();
+    let adopted = c.get(Kind::Pod, "default", "orphan").and_then(|o| o.as_pod()).unwrap();
+    assert_eq!(adopted.metadata.controller_ref().map(|r| r.uid.as_str()), Some(rs_uid.as_str()), "the orphan was adopted");
+    assert_eq!(running_pods(&c, "rs").len(), 2, "adoption counts: only one pod was created");
+    // Relabel the adopted pod: it is released and replaced.
+    let mut p = adopted.clone();
+    p.metadata.labels.insert("app".into(), "other".into());
+    c.apply("user", &Effect::update(Object::Pod(p))).unwrap();
+    c.settle();
+    let released = c.get(Kind::Pod, "default", "orphan").and_then(|o| o.as_pod()).unwrap();
+    assert!(released.metadata.owner_references.is_empty(), "released: {:?}", released.metadata.owner_references);
+    assert_eq!(running_pods(&c, "rs").len(), 2);
+    // A pod with another controller is never adopted.
+    assert!(c.pods().iter().filter(|p| p.metadata.controller_ref().is_some()).all(|p| p.metadata.owner_references.iter().filter(|r| r.controller == Some(true)).count() == 1));
+}
+
+#[test]
+fn scaling_down_deletes_unscheduled_pods_first() {
+    let mut c = Cluster::new(ClusterConfig { max_pods: 2, ..ClusterConfig::default() }, START);
+    c.add_node("node-1");
+    c.settle();
+    c.apply("user", &Effect::create(Object::ReplicaSet(replicaset("rs", 3)))).unwrap();
+    c.settle();
+    let pending: Vec<String> = c.pods().iter().filter(|p| p.spec.node_name.is_empty()).map(|p| p.metadata.name.clone()).collect();
+    assert_eq!(pending.len(), 1, "node-1 fits two pods");
+    let mut rs = c.get(Kind::ReplicaSet, "default", "rs").and_then(|o| o.as_replicaset()).cloned().unwrap();
+    rs.spec.replicas = Some(2);
+    c.apply("user", &Effect::update(Object::ReplicaSet(rs))).unwrap();
+    c.settle();
+    assert!(c.get(Kind::Pod, "default", &pending[0]).is_none(), "the unscheduled pod went first");
+    assert_eq!(running_pods(&c, "rs").len(), 2);
+}

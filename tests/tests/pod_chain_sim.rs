@@ -247,3 +247,48 @@ async fn the_pod_chain_over_http_with_two_simulated_nodes() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The control plane as separate processes: `podchain apiserver`,
+/// `podchain controller-manager` and `podchain scheduler` talk to each other
+/// only through the API, like upstream's components.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_plane_runs_as_separate_processes() {
+    let dir = temp_dir("e2e-split");
+    let api = format!("127.0.0.1:{}", free_port());
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let _apiserver = Proc::start("apiserver", &s(&["apiserver", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api]), &dir);
+    wait_healthy(&format!("http://{api}"), T).await;
+    let kc = dir.join("data/kubeconfig");
+    let kc_s = kc.to_str().unwrap();
+    let _cm = Proc::start("controller-manager", &s(&["controller-manager", "--kubeconfig", kc_s]), &dir);
+    let _sched = Proc::start("scheduler", &s(&["scheduler", "--kubeconfig", kc_s]), &dir);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _kubelet = Proc::start("kubelet", &s(&["kubelet", "--node", "solo", "--kubeconfig", kc_s, "--listen", &listen, "--sync-interval-ms", "200"]), &dir);
+    let c = Client::from_kubeconfig(&kc, "e2e").unwrap();
+    c.request(Method::POST, "/apis/apps/v1/namespaces/default/deployments", Some((serde_json::to_vec(&deployment()).unwrap(), "application/json"))).await.expect("create deployment");
+    wait_for("3 running pods on the solo node", T, || async {
+        let pods = web_pods(&c).await?;
+        let r = running(&pods);
+        if r.len() == 3 && r.iter().all(|p| p.spec.node_name == "solo") { Ok(()) } else { Err(describe(&pods)) }
+    })
+    .await;
+    // The kubelet's test hook: a container that exits is restarted (after the 10 s back-off).
+    let victim = web_pods(&c).await.unwrap()[0].metadata.name.clone();
+    let hook = Client::new(&format!("http://{listen}"), None, "e2e");
+    hook.request(Method::POST, &format!("/sim/exit?namespace=default&pod={victim}&container=web&code=1"), Some((vec![], "application/json"))).await.expect("exit hook");
+    wait_for("the exited container reported with its exit code", T, || async {
+        let p = c.get(Kind::Pod, "default", &victim).await.map_err(|e| e.to_string())?;
+        let cs = &p.as_pod().unwrap().status.container_statuses[0];
+        let code = cs.last_state.terminated.as_ref().map(|t| t.exit_code);
+        let waiting = cs.state.waiting.as_ref().map(|w| w.reason.clone()).unwrap_or_default();
+        if code == Some(1) && waiting == "CrashLoopBackOff" { Ok(()) } else { Err(format!("{cs:?}")) }
+    })
+    .await;
+    wait_for("the container restarted once", T, || async {
+        let p = c.get(Kind::Pod, "default", &victim).await.map_err(|e| e.to_string())?;
+        let cs = &p.as_pod().unwrap().status.container_statuses[0];
+        if cs.restart_count == 1 && cs.state.running.is_some() { Ok(()) } else { Err(format!("{cs:?}")) }
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -309,6 +309,15 @@ mod tests {
     }
 
     #[test]
+    fn json_patch_op_count_is_bounded() {
+        let op = json!({"op": "test", "path": "/a", "value": 1});
+        let at = Value::Array(vec![op.clone(); MAX_JSON_PATCH_OPS]);
+        assert!(json_patch(&json!({"a": 1}), &at).is_ok());
+        let over = Value::Array(vec![op; MAX_JSON_PATCH_OPS + 1]);
+        assert!(json_patch(&json!({"a": 1}), &over).unwrap_err().contains("limit"));
+    }
+
+    #[test]
     fn nesting_beyond_the_limit_is_refused() {
         let mut v = json!(1);
         for _ in 0..=MAX_PATCH_DEPTH {

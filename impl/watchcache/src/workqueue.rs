@@ -17,14 +17,24 @@ struct State {
     processing: BTreeSet<String>,
 }
 
-#[derive(Default)]
 pub struct WorkQueue {
     state: Mutex<State>,
+    max_keys: usize,
+}
+
+impl Default for WorkQueue {
+    fn default() -> Self {
+        WorkQueue::new()
+    }
 }
 
 impl WorkQueue {
     pub fn new() -> WorkQueue {
-        WorkQueue { state: Mutex::new(State::default()) }
+        WorkQueue::with_max_keys(MAX_QUEUE_KEYS)
+    }
+
+    pub fn with_max_keys(max_keys: usize) -> WorkQueue {
+        WorkQueue { state: Mutex::new(State::default()), max_keys }
     }
 
     /// Marks `key` as needing work. Returns false only when the queue is full.
@@ -33,7 +43,7 @@ impl WorkQueue {
         if s.dirty.contains(key) {
             return true;
         }
-        if s.dirty.len() + s.processing.len() >= MAX_QUEUE_KEYS {
+        if s.dirty.len() + s.processing.len() >= self.max_keys {
             return false;
         }
         s.dirty.insert(key.to_string());
@@ -91,5 +101,17 @@ mod tests {
         q.done("a");
         q.done("b");
         assert!(q.get().is_none());
+    }
+
+    #[test]
+    fn refuses_keys_beyond_its_bound() {
+        let q = WorkQueue::with_max_keys(3);
+        assert!(q.add("a") && q.add("b") && q.add("c"));
+        assert!(q.add("a"), "a key already queued is not a new key");
+        assert!(!q.add("d"), "a fourth distinct key is refused");
+        let k = q.get().unwrap();
+        assert!(!q.add("d"), "a key being processed still counts");
+        q.done(&k);
+        assert!(q.add("d"));
     }
 }

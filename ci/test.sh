@@ -13,5 +13,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+echo "== loom: the watch cache and work queue under every interleaving"
+bash ci/loom.sh
 echo "== Python kubernetes client against podchain"
 PODCHAIN_BIN=$PWD/target/debug/podchain python3 -m pytest tests/python -q

@@ -49,7 +49,8 @@ pub struct TooOld {
     pub oldest: u64,
 }
 
-type Waker = Arc<dyn Fn() + Send + Sync>;
+/// Wakers are plain callbacks, outside what loom checks (loom's `Arc` cannot hold a `dyn Fn`).
+pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 struct Inner<V> {
     window: VecDeque<Event<V>>,
@@ -210,7 +211,7 @@ pub struct Watcher<V> {
 
 impl<V> Watcher<V> {
     /// Registers a function the writer calls after each event (it must not block).
-    pub fn set_waker(&self, waker: Arc<dyn Fn() + Send + Sync>) {
+    pub fn set_waker(&self, waker: Waker) {
         lock(&self.cache).wakers.insert(self.id, waker);
     }
 

@@ -71,6 +71,20 @@ impl WorkQueue {
         }
     }
 
+    /// A deliberately wrong `done` that releases the lock between leaving
+    /// `processing` and re-queueing: an `add` in the gap queues the key twice,
+    /// so two workers can run it at once. Exists only so that a loom test can
+    /// show loom catches it (`tests/loom.rs`).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn done_with_ordering_bug(&self, key: &str) {
+        lock(&self.state).processing.remove(key);
+        let mut s = lock(&self.state);
+        if s.dirty.contains(key) {
+            s.queue.push_back(key.to_string());
+        }
+    }
+
     pub fn len(&self) -> usize {
         lock(&self.state).queue.len()
     }

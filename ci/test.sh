@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, harness, store conformance, end-to-end
-# processes, and the Python kubernetes client. README's second command;
+# processes, loom, bounded fuzzing, and the Python kubernetes client. README's second command;
 # .ci/run runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +15,7 @@ else
 fi
 echo "== loom: the watch cache and work queue under every interleaving"
 bash ci/loom.sh
+echo "== fuzzing: every target, ${FUZZ_SECONDS:-60}s each"
+bash ci/fuzz.sh
 echo "== Python kubernetes client against podchain"
 PODCHAIN_BIN=$PWD/target/debug/podchain python3 -m pytest tests/python -q

@@ -251,7 +251,7 @@ impl WatchStream {
                 if line.iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
                 }
-                return Some(self.parse(&line));
+                return Some(parse_watch_line(self.kind, &line));
             }
             if self.buf.len() > MAX_WATCH_EVENT_BYTES {
                 return Some(Err(ApiError::internal(format!("a watch event is longer than {MAX_WATCH_EVENT_BYTES} bytes"))));
@@ -267,20 +267,21 @@ impl WatchStream {
             }
         }
     }
+}
 
-    fn parse(&self, line: &[u8]) -> Result<WatchEvent, ApiError> {
-        let v: Value = serde_json::from_slice(line).map_err(|e| ApiError::internal(format!("invalid watch event: {e}")))?;
-        let obj = v["object"].clone();
-        match v["type"].as_str().unwrap_or("") {
-            "ADDED" => Ok(WatchEvent::Added(Object::from_value(self.kind, obj)?)),
-            "MODIFIED" => Ok(WatchEvent::Modified(Object::from_value(self.kind, obj)?)),
-            "DELETED" => Ok(WatchEvent::Deleted(Object::from_value(self.kind, obj)?)),
-            "BOOKMARK" => Ok(WatchEvent::Bookmark(obj["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string())),
-            "ERROR" => {
-                let s: Status = serde_json::from_value(obj).map_err(|e| ApiError::internal(format!("invalid watch error: {e}")))?;
-                Ok(WatchEvent::Error(ApiError { code: s.code, reason: leak_reason(&s.reason), message: s.message, details: s.details }))
-            }
-            other => Err(ApiError::internal(format!("unknown watch event type {other:?}"))),
+/// Parses one line of a watch stream (`{"type": ..., "object": ...}`).
+pub fn parse_watch_line(kind: Kind, line: &[u8]) -> Result<WatchEvent, ApiError> {
+    let v: Value = serde_json::from_slice(line).map_err(|e| ApiError::internal(format!("invalid watch event: {e}")))?;
+    let obj = v["object"].clone();
+    match v["type"].as_str().unwrap_or("") {
+        "ADDED" => Ok(WatchEvent::Added(Object::from_value(kind, obj)?)),
+        "MODIFIED" => Ok(WatchEvent::Modified(Object::from_value(kind, obj)?)),
+        "DELETED" => Ok(WatchEvent::Deleted(Object::from_value(kind, obj)?)),
+        "BOOKMARK" => Ok(WatchEvent::Bookmark(obj["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string())),
+        "ERROR" => {
+            let s: Status = serde_json::from_value(obj).map_err(|e| ApiError::internal(format!("invalid watch error: {e}")))?;
+            Ok(WatchEvent::Error(ApiError { code: s.code, reason: leak_reason(&s.reason), message: s.message, details: s.details }))
         }
+        other => Err(ApiError::internal(format!("unknown watch event type {other:?}"))),
     }
 }

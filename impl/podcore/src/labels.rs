@@ -216,9 +216,15 @@ impl LabelSelector {
     pub fn to_selector(&self) -> Result<Selector, String> {
         let mut reqs = Vec::new();
         for (k, v) in &self.match_labels {
+            validate_label_key(k).map_err(|e| format!("matchLabels: {e}"))?;
+            validate_label_value(v).map_err(|e| format!("matchLabels[{k}]: {e}"))?;
             reqs.push(Requirement { key: k.clone(), op: Op::Equals, values: vec![v.clone()] });
         }
         for (i, e) in self.match_expressions.iter().enumerate() {
+            validate_label_key(&e.key).map_err(|err| format!("matchExpressions[{i}].key: {err}"))?;
+            for v in &e.values {
+                validate_label_value(v).map_err(|err| format!("matchExpressions[{i}].values: {err}"))?;
+            }
             let op = match e.operator.as_str() {
                 "In" => Op::In,
                 "NotIn" => Op::NotIn,
@@ -350,6 +356,16 @@ mod tests {
         assert!(Selector::parse(&long).unwrap_err().contains("limit"));
         let many: Vec<String> = (0..=MAX_REQUIREMENTS).map(|i| format!("k{i}=v")).collect();
         assert!(Selector::parse(&many.join(",")).unwrap_err().contains("requirements"));
+    }
+
+    /// Found by the `selectors` fuzz target: an empty key compiled to
+    /// "key '' exists" while its string form "" means "everything".
+    #[test]
+    fn structured_selectors_with_invalid_keys_or_values_are_rejected() {
+        let empty_key = LabelSelector { match_labels: StringMap::new(), match_expressions: vec![LabelSelectorRequirement { key: "".into(), operator: "Exists".into(), values: vec![] }] };
+        assert!(empty_key.to_selector().unwrap_err().contains("matchExpressions[0].key"));
+        let bad_value = LabelSelector { match_labels: [("app".to_string(), "has space".to_string())].into(), match_expressions: vec![] };
+        assert!(bad_value.to_selector().unwrap_err().contains("matchLabels[app]"));
     }
 
     #[test]

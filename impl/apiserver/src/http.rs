@@ -169,14 +169,14 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
             _ => Err(not_found_path(&path)),
         },
         Method::POST => {
-            let body = read_body(req, &content_type).await?;
+            let (body, warnings) = read_body(req, &content_type, &q).await?;
             let reg = ctx.registry.clone();
             let ns = t.namespace.clone();
             match t.sub.as_str() {
                 "" if t.name.is_empty() => {
                     let obj = Object::from_value(kind, body)?;
                     let created = blocking(move || reg.create(&ns, obj)).await?;
-                    Ok(object_response(StatusCode::CREATED, &created, false))
+                    Ok(with_warnings(object_response(StatusCode::CREATED, &created, false), &warnings))
                 }
                 "binding" if kind == Kind::Pod => {
                     let b: Binding = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("unable to decode Binding: {e}")))?;
@@ -191,7 +191,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
             if t.name.is_empty() {
                 return Err(ApiError::method_not_allowed("PUT needs an object name in the URL"));
             }
-            let body = read_body(req, &content_type).await?;
+            let (body, warnings) = read_body(req, &content_type, &q).await?;
             let reg = ctx.registry.clone();
             let (ns, name) = (t.namespace.clone(), t.name.clone());
             match t.sub.as_str() {
@@ -204,7 +204,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
                     let target = if sub == "status" { UpdateTarget::Status } else { UpdateTarget::Main };
                     let obj = Object::from_value(kind, body)?;
                     let out = blocking(move || reg.update(kind, &ns, &name, obj, target)).await?;
-                    Ok(object_response(StatusCode::OK, &out, false))
+                    Ok(with_warnings(object_response(StatusCode::OK, &out, false), &warnings))
                 }
                 _ => Err(ApiError::method_not_allowed(format!("PUT is not supported on {path}"))),
             }
@@ -323,9 +323,24 @@ fn object_response(code: StatusCode, obj: &Object, wants_table: bool) -> Respons
     json_response(code, &obj.to_value())
 }
 
+/// Bytes of an oversized body read and discarded before answering 413, so
+/// that a client that writes its whole body before reading sees the status.
+pub const MAX_DRAIN_BYTES: usize = 4 * MAX_REQUEST_BODY_BYTES;
+/// Longest time spent draining an oversized body.
+pub const MAX_DRAIN_TIME: Duration = Duration::from_secs(5);
+
+async fn drain(body: Incoming) {
+    let limited = Limited::new(body, MAX_DRAIN_BYTES);
+    let _ = tokio::time::timeout(MAX_DRAIN_TIME, limited.collect()).await;
+}
+
 async fn read_body_bytes(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     if let Some(len) = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()) {
         if len > MAX_REQUEST_BODY_BYTES {
+            // Refused before parsing; the bytes are only discarded.
+            if len <= MAX_DRAIN_BYTES {
+                drain(req.into_body()).await;
+            }
             return Err(ApiError::too_large(format!("the request body is {len} bytes, more than the limit of {MAX_REQUEST_BODY_BYTES}")));
         }
     }
@@ -337,9 +352,33 @@ async fn read_body_bytes(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     }
 }
 
-async fn read_body(req: Request<Incoming>, content_type: &str) -> Result<Value, ApiError> {
+/// Reads and decodes a body. Duplicate fields are an error under
+/// `fieldValidation=Strict`, a warning under `Warn` (the default), and
+/// silent under `Ignore`, as upstream.
+async fn read_body(req: Request<Incoming>, content_type: &str, q: &HashMap<String, String>) -> Result<(Value, Vec<String>), ApiError> {
+    let validation = q.get("fieldValidation").map(String::as_str).unwrap_or("Warn");
+    if !["Strict", "Warn", "Ignore"].contains(&validation) {
+        return Err(ApiError::bad_request(format!("fieldValidation: must be one of Strict, Warn, Ignore; got {validation:?}")));
+    }
     let bytes = read_body_bytes(req).await?;
-    crate::decode::decode_body(content_type, &bytes)
+    let d = crate::decode::decode_checked(content_type, &bytes)?;
+    let problems: Vec<String> = d.duplicates.iter().map(|p| format!("duplicate field {p:?}")).collect();
+    match validation {
+        "Strict" if !problems.is_empty() => Err(ApiError::bad_request(format!("strict decoding error: {}", problems.join(", ")))),
+        "Ignore" => Ok((d.value, vec![])),
+        _ => Ok((d.value, problems)),
+    }
+}
+
+/// Adds `Warning: 299 - "..."` headers, which kubectl and client-go print.
+fn with_warnings(mut resp: Response<RespBody>, warnings: &[String]) -> Response<RespBody> {
+    for w in warnings {
+        let text = format!("299 - {:?}", w);
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&text) {
+            resp.headers_mut().append("Warning", v);
+        }
+    }
+    resp
 }
 
 fn prefix_of(kind: Kind, ns: &str) -> String {

@@ -169,7 +169,11 @@ impl Object {
             }
         }
         fn dec<T: serde::de::DeserializeOwned>(v: Value, kind: &str) -> Result<T, ApiError> {
-            serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("unable to decode {kind}: {e}")))
+            // The error names the field path (e.g. `spec.replicas`), not a byte offset.
+            serde_path_to_error::deserialize(v).map_err(|e| {
+                let path = e.path().to_string();
+                ApiError::bad_request(format!("unable to decode {kind}: {path}: {}", e.inner()))
+            })
         }
         Ok(match kind {
             Kind::Namespace => Object::Namespace(dec(v, info.kind_name)?),
@@ -327,6 +331,14 @@ mod tests {
         assert_eq!(back["spec"]["containers"][0]["livenessProbe"], js["spec"]["containers"][0]["livenessProbe"]);
         assert_eq!(back["metadata"]["managedFields"], js["metadata"]["managedFields"]);
         assert_eq!(Object::from_value(Kind::Pod, back).unwrap(), obj);
+    }
+
+    #[test]
+    fn type_errors_name_the_field_path() {
+        let e = Object::from_value(Kind::Deployment, serde_json::json!({"spec": {"replicas": "three"}})).unwrap_err();
+        assert!(e.message.contains("spec.replicas"), "{}", e.message);
+        let e = Object::from_value(Kind::Pod, serde_json::json!({"spec": {"containers": [{"name": "c", "ports": [{"containerPort": "80"}]}]}})).unwrap_err();
+        assert!(e.message.contains("spec.containers[0].ports[0].containerPort"), "{}", e.message);
     }
 
     #[test]

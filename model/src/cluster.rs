@@ -8,7 +8,7 @@ use podcore::controller::gc::garbage_collect;
 use podcore::controller::kubelet::{node_object, renewed_lease, stop_all, sync_pod, KubeletOptions, NodeFacts, RuntimeAction};
 use podcore::controller::nodelifecycle::{node_lifecycle, NodeLifecycleConfig, NODE_LEASE_NAMESPACE};
 use podcore::controller::replicaset::{expectations_for, reconcile_replicaset, RsOptions};
-use podcore::controller::scheduler::{schedule, unschedulable_status, wants, Decision, SchedulerOptions};
+use podcore::controller::scheduler::{schedule, unschedulable_status, wants, with_assumed, Assumed, Decision, SchedulerOptions};
 use podcore::controller::simruntime::SimNode;
 use podcore::defaults::DEFAULT_SCHEDULER_NAME;
 use podcore::effect::{DeleteRequest, Effect};
@@ -47,6 +47,18 @@ impl Default for ClusterConfig {
     }
 }
 
+/// The store's contents, or a component's cache of them, by store key.
+pub type Objects = BTreeMap<String, Object>;
+
+pub fn list(view: &Objects, kind: Kind) -> impl Iterator<Item = &Object> {
+    let prefix = kind.key_prefix();
+    view.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(_, o)| o)
+}
+
+pub fn pods(view: &Objects) -> Vec<&Pod> {
+    list(view, Kind::Pod).filter_map(|o| o.as_pod()).collect()
+}
+
 /// One kubelet: whether its process runs, its runtime, its lease timer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Agent {
@@ -73,6 +85,8 @@ pub struct Cluster {
     pub next_id: u64,
     pub agents: BTreeMap<String, Agent>,
     pub expectations: BTreeMap<String, Expectations>,
+    /// The scheduler's bindings not yet seen in its cache.
+    pub assumed: Assumed,
     pub cfg: ClusterConfig,
     /// Every write applied, in order (cleared by whoever consumes it).
     pub journal: Vec<Applied>,
@@ -83,7 +97,7 @@ pub const MAX_SETTLE_ROUNDS: usize = 200;
 
 impl Cluster {
     pub fn new(cfg: ClusterConfig, start: Time) -> Cluster {
-        let mut c = Cluster { now: start, revision: 0, objects: BTreeMap::new(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), cfg, journal: Vec::new() };
+        let mut c = Cluster { now: start, revision: 0, objects: BTreeMap::new(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), assumed: Assumed::new(), cfg, journal: Vec::new() };
         for ns in ["default", "kube-system", "kube-node-lease"] {
             let mut n = Namespace::default();
             n.metadata.name = ns.into();
@@ -99,12 +113,11 @@ impl Cluster {
     }
 
     pub fn list(&self, kind: Kind) -> impl Iterator<Item = &Object> {
-        let prefix = kind.key_prefix();
-        self.objects.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(_, o)| o)
+        list(&self.objects, kind)
     }
 
     pub fn pods(&self) -> Vec<&Pod> {
-        self.list(Kind::Pod).filter_map(|o| o.as_pod()).collect()
+        pods(&self.objects)
     }
 
     fn commit(&mut self, mut obj: Object) -> u64 {
@@ -196,71 +209,77 @@ impl Cluster {
     }
 
     // ------------------------------------------------------------ components
+    //
+    // Each step decides on `view` (the component's cache: the store as of
+    // some revision) and writes to the store. The harness passes the store
+    // itself (linearizable reads); the model passes stale caches.
 
-    /// One pass of the deployment controller over every Deployment.
-    pub fn step_deployments(&mut self) -> usize {
-        let keys: Vec<(String, String)> = self.list(Kind::Deployment).map(|o| (o.meta().namespace.clone(), o.meta().name.clone())).collect();
+    /// One pass of the deployment controller over every Deployment in its view.
+    pub fn step_deployments(&mut self, view: &Objects) -> usize {
         let mut n = 0;
-        for (ns, name) in keys {
-            n += self.reconcile_deployment(&ns, &name);
+        for d in list(view, Kind::Deployment).filter_map(|o| o.as_deployment()) {
+            let ns = &d.metadata.namespace;
+            let rss: Vec<&ReplicaSet> = list(view, Kind::ReplicaSet).filter_map(|o| o.as_replicaset()).filter(|r| &r.metadata.namespace == ns).collect();
+            let pods: Vec<&Pod> = pods(view).into_iter().filter(|p| &p.metadata.namespace == ns).collect();
+            let out = reconcile_deployment(self.now, d, &rss, &pods);
+            n += self.apply_all("deployment-controller", &out.effects);
         }
         n
     }
 
-    pub fn reconcile_deployment(&mut self, ns: &str, name: &str) -> usize {
-        let Some(d) = self.get(Kind::Deployment, ns, name).and_then(|o| o.as_deployment()).cloned() else { return 0 };
-        let rss: Vec<&ReplicaSet> = self.list(Kind::ReplicaSet).filter_map(|o| o.as_replicaset()).filter(|r| r.metadata.namespace == ns).collect();
-        let pods: Vec<&Pod> = self.pods().into_iter().filter(|p| p.metadata.namespace == ns).collect();
-        let out = reconcile_deployment(self.now, &d, &rss, &pods);
-        self.apply_all("deployment-controller", &out.effects)
-    }
-
-    pub fn step_replicasets(&mut self) -> usize {
-        let keys: Vec<(String, String)> = self.list(Kind::ReplicaSet).map(|o| (o.meta().namespace.clone(), o.meta().name.clone())).collect();
+    /// One pass of the replicaset controller. With `sees_own_writes` (the
+    /// harness), expectations are met as each write lands; otherwise they are
+    /// met when the cache later shows the change (`observe_pod_change`).
+    pub fn step_replicasets(&mut self, view: &Objects, sees_own_writes: bool) -> usize {
         let mut n = 0;
-        for (ns, name) in keys {
-            n += self.reconcile_replicaset(&ns, &name);
-        }
-        n
-    }
-
-    pub fn reconcile_replicaset(&mut self, ns: &str, name: &str) -> usize {
-        let key = format!("{ns}/{name}");
-        let Some(rs) = self.get(Kind::ReplicaSet, ns, name).and_then(|o| o.as_replicaset()).cloned() else {
-            self.expectations.remove(&key);
-            return 0;
-        };
-        let pods: Vec<&Pod> = self.pods().into_iter().filter(|p| p.metadata.namespace == ns).collect();
-        let exp = self.expectations.get(&key).cloned().unwrap_or_default();
-        let out = reconcile_replicaset(self.now, &rs, &pods, &exp, self.cfg.rs);
-        let (c, d) = expectations_for(&out);
-        if c > 0 || !d.is_empty() {
-            self.expectations.entry(key.clone()).or_default().expect(c, d, self.now);
-        }
-        let mut n = 0;
-        for e in &out.effects {
-            let ok = self.apply("replicaset-controller", e).is_ok();
-            // Linearizable reads: the controller sees its own writes at once,
-            // and a write that failed will never be seen.
-            let exp = self.expectations.entry(key.clone()).or_default();
-            match e {
-                Effect::Create(_) => exp.observe_creation(),
-                Effect::Delete(d) => exp.observe_deletion(&d.uid),
-                _ => {}
+        for rs in list(view, Kind::ReplicaSet).filter_map(|o| o.as_replicaset()) {
+            let key = format!("{}/{}", rs.metadata.namespace, rs.metadata.name);
+            let pods: Vec<&Pod> = pods(view).into_iter().filter(|p| p.metadata.namespace == rs.metadata.namespace).collect();
+            let exp = self.expectations.get(&key).cloned().unwrap_or_default();
+            let out = reconcile_replicaset(self.now, rs, &pods, &exp, self.cfg.rs);
+            let (c, d) = expectations_for(&out);
+            if c > 0 || !d.is_empty() {
+                self.expectations.entry(key.clone()).or_default().expect(c, d, self.now);
             }
-            n += usize::from(ok);
+            for e in &out.effects {
+                let ok = self.apply("replicaset-controller", e).is_ok();
+                // A write that failed will never be seen: lower the expectation now.
+                if sees_own_writes || !ok {
+                    let exp = self.expectations.entry(key.clone()).or_default();
+                    match e {
+                        Effect::Create(_) => exp.observe_creation(),
+                        Effect::Delete(d) => exp.observe_deletion(&d.uid),
+                        _ => {}
+                    }
+                }
+                n += usize::from(ok);
+            }
         }
+        let live: std::collections::BTreeSet<String> = list(view, Kind::ReplicaSet).map(|o| format!("{}/{}", o.meta().namespace, o.meta().name)).collect();
+        self.expectations.retain(|k, _| live.contains(k));
         n
     }
 
-    pub fn step_scheduler(&mut self) -> usize {
-        let pending: Vec<Pod> = self.pods().into_iter().filter(|p| wants(p, DEFAULT_SCHEDULER_NAME)).cloned().collect();
+    /// One pass of the scheduler over the unbound pods in its view, counting
+    /// its own not-yet-seen bindings (`self.assumed`).
+    pub fn step_scheduler(&mut self, view: &Objects) -> usize {
         let mut n = 0;
+        let cached = pods(view);
+        let pending: Vec<Pod> = cached.iter().filter(|p| wants(p, DEFAULT_SCHEDULER_NAME)).map(|p| (*p).clone()).collect();
         for pod in pending {
-            let nodes: Vec<&Node> = self.list(Kind::Node).filter_map(|o| o.as_node()).collect();
-            let pods = self.pods();
-            match schedule(&pod, &nodes, &pods, self.cfg.scheduler) {
-                Decision::Bind(node) => n += self.apply_all("scheduler", &[Effect::bind(&pod, &node)]),
+            let counted = with_assumed(&cached, &mut self.assumed);
+            if self.assumed.contains_key(&pod.metadata.key()) {
+                continue;
+            }
+            let all: Vec<&Pod> = counted.iter().collect();
+            let nodes: Vec<&Node> = list(view, Kind::Node).filter_map(|o| o.as_node()).collect();
+            match schedule(&pod, &nodes, &all, self.cfg.scheduler) {
+                Decision::Bind(node) => {
+                    if self.apply("scheduler", &Effect::bind(&pod, &node)).is_ok() {
+                        self.assumed.insert(pod.metadata.key(), (pod.metadata.uid.clone(), node));
+                        n += 1;
+                    }
+                }
                 Decision::Unschedulable(msg) => {
                     if let Some(e) = unschedulable_status(&pod, &msg, self.now) {
                         n += self.apply_all("scheduler", &[e]);
@@ -295,8 +314,11 @@ impl Cluster {
         }
     }
 
-    /// One pass of one kubelet: register, renew the lease when due, sync every pod.
-    pub fn step_kubelet(&mut self, node: &str) -> usize {
+    /// One pass of one kubelet: register, renew the lease when due, sync
+    /// every pod in its view. The view is not filtered by node: the model
+    /// treats the watch's field selector as untrusted, so `sync_pod`'s own
+    /// node-name check is what keeps foreign pods out.
+    pub fn step_kubelet(&mut self, node: &str, view: &Objects) -> usize {
         let Some(agent) = self.agents.get(node).cloned() else { return 0 };
         if !agent.alive {
             return 0;
@@ -318,19 +340,20 @@ impl Cluster {
             a.next_lease_at = self.now.plus_ms(self.cfg.lease_renew_ms);
             a.node_uid = node_uid;
         }
-        let mine: Vec<Pod> = self.pods().into_iter().filter(|p| p.spec.node_name == node).cloned().collect();
-        let mut seen = std::collections::BTreeSet::new();
-        for pod in mine {
-            seen.insert(pod.metadata.uid.clone());
+        let mut running_here = std::collections::BTreeSet::new();
+        for pod in pods(view) {
             let obs = self.agents[node].runtime.observe(&pod.metadata.uid);
-            let out = sync_pod(self.now, node, "127.0.0.1", &pod, &obs, self.cfg.kubelet);
+            let out = sync_pod(self.now, node, "127.0.0.1", pod, &obs, self.cfg.kubelet);
             let now = self.now;
             let rt = &mut self.agents.get_mut(node).expect("agent").runtime;
             for a in &out.actions {
-                if rt.apply(&pod, a, now).is_err() {
+                if rt.apply(pod, a, now).is_err() {
                     break;
                 }
                 n += 1;
+            }
+            if rt.pods.contains_key(&pod.metadata.uid) {
+                running_here.insert(pod.metadata.uid.clone());
             }
             if let Some(status) = out.status {
                 let mut p = pod.clone();
@@ -342,8 +365,8 @@ impl Cluster {
                 n += self.apply_all("kubelet", &[Effect::Delete(d)]);
             }
         }
-        // Pods the runtime holds that are no longer bound here.
-        let orphans: Vec<_> = self.agents[node].runtime.pods.iter().filter(|(uid, _)| !seen.contains(*uid)).map(|(_, (r, o))| (r.clone(), o.clone())).collect();
+        // Pods the runtime holds that the view no longer shows.
+        let orphans: Vec<_> = self.agents[node].runtime.pods.iter().filter(|(uid, _)| !running_here.contains(*uid) && !pods(view).iter().any(|p| &&p.metadata.uid == uid)).map(|(_, (r, o))| (r.clone(), o.clone())).collect();
         let now = self.now;
         for (r, obs) in orphans {
             let ghost = SimNode::ghost(&r);
@@ -358,16 +381,16 @@ impl Cluster {
         n
     }
 
-    pub fn step_node_lifecycle(&mut self) -> usize {
-        let nodes: Vec<&Node> = self.list(Kind::Node).filter_map(|o| o.as_node()).collect();
-        let leases: Vec<&Lease> = self.list(Kind::Lease).filter_map(|o| o.as_lease()).collect();
-        let pods = self.pods();
+    pub fn step_node_lifecycle(&mut self, view: &Objects) -> usize {
+        let nodes: Vec<&Node> = list(view, Kind::Node).filter_map(|o| o.as_node()).collect();
+        let leases: Vec<&Lease> = list(view, Kind::Lease).filter_map(|o| o.as_lease()).collect();
+        let pods = pods(view);
         let out = node_lifecycle(self.now, &nodes, &leases, &pods, self.cfg.node_lifecycle);
         self.apply_all("node-lifecycle-controller", &out.effects)
     }
 
-    pub fn step_gc(&mut self) -> usize {
-        let objs: Vec<&Object> = self.objects.values().collect();
+    pub fn step_gc(&mut self, view: &Objects) -> usize {
+        let objs: Vec<&Object> = view.values().collect();
         let effects = garbage_collect(&objs);
         self.apply_all("garbage-collector", &effects)
     }
@@ -383,21 +406,29 @@ impl Cluster {
         Err(format!("no runtime holds pod {ns}/{pod}"))
     }
 
-    /// One round: every component once, in a fixed order. Returns the work done.
+    /// One round: every component once, in a fixed order, each reading the
+    /// store as it is at that moment. Returns the work done.
     pub fn round(&mut self) -> usize {
         let mut n = 0;
         let nodes: Vec<String> = self.agents.keys().cloned().collect();
         for node in &nodes {
-            n += self.step_kubelet(node);
+            let v = self.objects.clone();
+            n += self.step_kubelet(node, &v);
         }
-        n += self.step_node_lifecycle();
-        n += self.step_deployments();
-        n += self.step_replicasets();
-        n += self.step_scheduler();
+        let v = self.objects.clone();
+        n += self.step_node_lifecycle(&v);
+        let v = self.objects.clone();
+        n += self.step_deployments(&v);
+        let v = self.objects.clone();
+        n += self.step_replicasets(&v, true);
+        let v = self.objects.clone();
+        n += self.step_scheduler(&v);
         for node in &nodes {
-            n += self.step_kubelet(node);
+            let v = self.objects.clone();
+            n += self.step_kubelet(node, &v);
         }
-        n += self.step_gc();
+        let v = self.objects.clone();
+        n += self.step_gc(&v);
         n
     }
 

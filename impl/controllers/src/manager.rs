@@ -7,14 +7,14 @@ use crate::{is_benign, log, now, wait_for_sync};
 use client::informer::{self, Change, Informer};
 use client::{Client, ListOptions};
 use podcore::controller::deployment::reconcile_deployment;
-use podcore::controller::expectations::Expectations;
+use podcore::controller::expectations::{observe_pod_change, Expectations};
 use podcore::controller::gc::garbage_collect;
 use podcore::controller::nodelifecycle::{node_lifecycle, NodeLifecycleConfig, NODE_LEASE_NAMESPACE};
 use podcore::controller::replicaset::{expectations_for, reconcile_replicaset, RsOptions};
 use podcore::effect::Effect;
 use podcore::object::{Kind, Object};
 use podcore::types::{Pod, ReplicaSet};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -50,7 +50,7 @@ struct Manager {
     nodes: Informer,
     leases: Informer,
     queue: WorkQueue,
-    expectations: HashMap<String, Expectations>,
+    expectations: BTreeMap<String, Expectations>,
     timers: BTreeMap<Instant, Vec<String>>,
     gc_dirty: bool,
     gc_last: Instant,
@@ -72,7 +72,7 @@ pub async fn run(client: Client, cfg: ManagerConfig) -> Result<(), String> {
         client,
         cfg,
         queue: WorkQueue::new(),
-        expectations: HashMap::new(),
+        expectations: BTreeMap::new(),
         timers: BTreeMap::new(),
         gc_dirty: true,
         gc_last: Instant::now(),
@@ -152,20 +152,7 @@ impl Manager {
             Kind::Pod => {
                 let pod = obj.as_pod().expect("pod informer holds pods");
                 // Expectations: the cache has now seen a creation or a deletion.
-                if let Some(r) = pod.metadata.controller_ref().filter(|r| r.kind == "ReplicaSet") {
-                    let rs_key = format!("{}/{}", pod.metadata.namespace, r.name);
-                    let created = c.old.is_none() && c.new.is_some();
-                    let old_terminating = c.old.as_ref().is_some_and(|o| o.meta().deletion_timestamp.is_some());
-                    let deleted = c.new.is_none() || (pod.metadata.deletion_timestamp.is_some() && !old_terminating);
-                    if let Some(exp) = self.expectations.get_mut(&rs_key) {
-                        if created {
-                            exp.observe_creation();
-                        }
-                        if deleted {
-                            exp.observe_deletion(&pod.metadata.uid);
-                        }
-                    }
-                }
+                observe_pod_change(&mut self.expectations, c.old.as_ref().and_then(|o| o.as_pod()), c.new.as_ref().and_then(|o| o.as_pod()));
                 self.enqueue_pod_owners(pod);
                 if let Some(old) = c.old.as_ref().and_then(|o| o.as_pod()) {
                     if old.metadata.controller_ref() != pod.metadata.controller_ref() || old.metadata.labels != pod.metadata.labels {

@@ -7,11 +7,11 @@
 use crate::{log, now, wait_for_sync};
 use client::informer::{self, Change};
 use client::{Client, ListOptions};
-use podcore::controller::scheduler::{schedule, unschedulable_status, wants, Decision, SchedulerOptions};
+use podcore::controller::scheduler::{schedule, unschedulable_status, wants, with_assumed, Assumed, Decision, SchedulerOptions};
 use podcore::defaults::DEFAULT_SCHEDULER_NAME;
 use podcore::object::Kind;
 use podcore::types::Pod;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -28,7 +28,7 @@ pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), String> {
     log("scheduler", "caches synced");
     let queue = WorkQueue::new();
     // Pod key → (uid, node) for bindings not yet seen in the cache.
-    let mut assumed: HashMap<String, (String, String)> = HashMap::new();
+    let mut assumed: Assumed = Assumed::new();
     // Pod key → (attempts, retry time) for unschedulable pods.
     let mut backoff: HashMap<String, (u32, Instant)> = HashMap::new();
     for p in pods.snapshot() {
@@ -69,7 +69,7 @@ pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), String> {
     }
 }
 
-fn on_change(c: &Change, queue: &WorkQueue, assumed: &mut HashMap<String, (String, String)>, backoff: &mut HashMap<String, (u32, Instant)>) {
+fn on_change(c: &Change, queue: &WorkQueue, assumed: &mut Assumed, backoff: &mut HashMap<String, (u32, Instant)>) {
     match c.kind {
         Kind::Pod => {
             match c.new.as_ref().and_then(|o| o.as_pod()) {
@@ -102,7 +102,7 @@ fn on_change(c: &Change, queue: &WorkQueue, assumed: &mut HashMap<String, (Strin
 }
 
 /// Schedules one pod; Some(()) means "unschedulable or failed: back off".
-async fn schedule_one(client: &Client, pods: &informer::Informer, nodes: &informer::Informer, key: &str, assumed: &mut HashMap<String, (String, String)>, opts: SchedulerOptions) -> Option<()> {
+async fn schedule_one(client: &Client, pods: &informer::Informer, nodes: &informer::Informer, key: &str, assumed: &mut Assumed, opts: SchedulerOptions) -> Option<()> {
     let pod_obj = pods.get(key)?;
     let pod = pod_obj.as_pod()?;
     if !wants(pod, DEFAULT_SCHEDULER_NAME) {
@@ -114,20 +114,9 @@ async fn schedule_one(client: &Client, pods: &informer::Informer, nodes: &inform
     let node_objs = nodes.snapshot();
     let node_list: Vec<_> = node_objs.iter().filter_map(|o| o.as_node()).collect();
     let pod_objs = pods.snapshot();
-    // The cache's pods, with our not-yet-seen bindings applied.
-    let mut with_assumed: BTreeMap<String, Pod> = BTreeMap::new();
-    for o in &pod_objs {
-        if let Some(p) = o.as_pod() {
-            let mut p = p.clone();
-            if let Some((uid, node)) = assumed.get(&p.metadata.key()) {
-                if *uid == p.metadata.uid && p.spec.node_name.is_empty() {
-                    p.spec.node_name = node.clone();
-                }
-            }
-            with_assumed.insert(p.metadata.key(), p);
-        }
-    }
-    let all: Vec<&Pod> = with_assumed.values().collect();
+    let cached: Vec<&Pod> = pod_objs.iter().filter_map(|o| o.as_pod()).collect();
+    let counted = with_assumed(&cached, assumed);
+    let all: Vec<&Pod> = counted.iter().collect();
     match schedule(pod, &node_list, &all, opts) {
         Decision::Bind(node) => {
             assumed.insert(key.to_string(), (pod.metadata.uid.clone(), node.clone()));

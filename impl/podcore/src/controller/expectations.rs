@@ -37,3 +37,20 @@ impl Expectations {
         self.pending_deletions.remove(uid);
     }
 }
+
+/// Feeds one pod change, as a controller's cache sees it, into the
+/// expectations of the ReplicaSet that controls the pod (keyed `ns/name`).
+/// Shared by the controller-manager's informer handler and the model.
+pub fn observe_pod_change(exps: &mut std::collections::BTreeMap<String, Expectations>, old: Option<&crate::types::Pod>, new: Option<&crate::types::Pod>) {
+    let Some(pod) = new.or(old) else { return };
+    let Some(r) = pod.metadata.controller_ref().filter(|r| r.kind == "ReplicaSet") else { return };
+    let key = format!("{}/{}", pod.metadata.namespace, r.name);
+    let Some(exp) = exps.get_mut(&key) else { return };
+    if old.is_none() && new.is_some() {
+        exp.observe_creation();
+    }
+    let old_terminating = old.is_some_and(|o| o.metadata.deletion_timestamp.is_some());
+    if new.is_none() || (pod.metadata.deletion_timestamp.is_some() && !old_terminating) {
+        exp.observe_deletion(&pod.metadata.uid);
+    }
+}

@@ -191,3 +191,24 @@ pub fn unschedulable_status(pod: &Pod, message: &str, now: crate::time::Time) ->
     }
     Some(crate::effect::Effect::update_status(crate::object::Object::Pod(p)))
 }
+
+/// Bindings the scheduler has made but its cache has not shown yet
+/// (upstream's "assumed pods"): pod key `ns/name` → (uid, node).
+pub type Assumed = std::collections::BTreeMap<String, (String, String)>;
+
+/// The pods as the scheduler must count them: its cache, with its own
+/// not-yet-seen bindings applied. Assumptions the cache has caught up with
+/// (pod bound, gone, or another incarnation) are dropped from `assumed`.
+pub fn with_assumed(pods: &[&Pod], assumed: &mut Assumed) -> Vec<Pod> {
+    let mut by_key: std::collections::BTreeMap<String, &Pod> = pods.iter().map(|p| (p.metadata.key(), *p)).collect();
+    assumed.retain(|k, (uid, _)| by_key.get(k).is_some_and(|p| p.metadata.uid == *uid && p.spec.node_name.is_empty()));
+    let mut out: Vec<Pod> = Vec::with_capacity(by_key.len());
+    for (k, p) in std::mem::take(&mut by_key) {
+        let mut p = p.clone();
+        if let Some((_, node)) = assumed.get(&k) {
+            p.spec.node_name = node.clone();
+        }
+        out.push(p);
+    }
+    out
+}

@@ -138,9 +138,11 @@ impl Cluster {
         let not_found = |kind: Kind, name: &str| ApiError::not_found(kind.info().group, kind.info().plural, name);
         match e {
             Effect::Create(obj) => {
-                self.next_id += 1;
-                let uid = format!("uid-{}", self.next_id);
-                let suffix = format!("{:05}", self.next_id % 100_000);
+                // An id is consumed only by a create that succeeds, so a
+                // refused retry leaves the state as it was.
+                let id = self.next_id + 1;
+                let uid = format!("uid-{id}");
+                let suffix = format!("{:05}", id % 100_000);
                 let ns = obj.meta().namespace.clone();
                 let ctx = CreateContext { now: self.now, uid: &uid, name_suffix: &suffix, namespace: &ns, default_toleration_seconds: self.cfg.default_toleration_seconds };
                 let prepared = admission::prepare_create(obj.clone(), &ctx)?;
@@ -151,6 +153,7 @@ impl Cluster {
                 if kind.info().namespaced && self.get(Kind::Namespace, "", &prepared.meta().namespace).is_none() {
                     return Err(not_found(Kind::Namespace, &prepared.meta().namespace));
                 }
+                self.next_id = id;
                 Ok(self.commit(prepared))
             }
             Effect::Update(obj) | Effect::UpdateStatus(obj) => {

@@ -8,6 +8,7 @@
 //! quiescence with simulated time; the stateright model (next) explores the
 //! interleavings of the same steps.
 
+pub mod check;
 pub mod cluster;
 
 pub use cluster::{Cluster, ClusterConfig};

@@ -16,6 +16,7 @@ Commands:
   controller-manager  deployment, replicaset, garbage-collector and node-lifecycle controllers
   scheduler           the scheduler
   kubelet             a node agent (simulated runtime or containerd over CRI)
+  model               the model checker: `model check`, `model explore`
   apply               create or update objects from a YAML/JSON file (for machines without kubectl)
   get                 list objects of one kind
 
@@ -58,6 +59,7 @@ fn main() {
         "scheduler" => run_scheduler(rest),
         "kubelet" => run_kubelet(rest),
         "apply" => run_apply(rest),
+        "model" => run_model(rest),
         "get" => run_get(rest),
         "--help" | "-h" | "help" => {
             print!("{USAGE}");
@@ -284,4 +286,73 @@ fn run_get(argv: &[String]) -> Result<(), String> {
         }
         Ok(())
     })
+}
+
+const MODEL_HELP: &str = "podchain model check|explore: the stateright model over the core's functions.
+
+Flags:
+  --nodes N              nodes, each with a kubelet (default: 1)
+  --replicas R           the Deployment's replicas (default: 1)
+  --consistency C        linearizable | stale (default: stale: each component reads its own cache)
+  --crashes N            controller crash-restarts allowed (default: 0)
+  --node-failures N      kubelets that may die (default: 0)
+  --exits N              containers that may exit with code 1 (default: 0)
+  --rollout true|false   the user changes the image once the Deployment is available (default: false)
+  --scale-to R           the user scales the Deployment to R (default: none)
+  --ticks N              time steps of 20 s the clock may take (default: 0)
+  --safeguards-off LIST  comma-separated: expectations, accounting, node-name (default: none)
+  --threads N            checker threads (default: 2)
+  --max-states N         stop after this many unique states (default: 2000000)
+  --listen ADDR          explore: where to serve the Explorer (default: 127.0.0.1:3000)
+
+Exit status 1 when a safety property is violated.
+";
+
+fn run_model(argv: &[String]) -> Result<(), String> {
+    let Some(sub) = argv.first().filter(|s| !s.starts_with('-')) else {
+        print!("{MODEL_HELP}");
+        return Ok(());
+    };
+    let a = Args::parse(
+        &argv[1..],
+        &["nodes", "replicas", "consistency", "crashes", "node-failures", "exits", "rollout", "scale-to", "ticks", "safeguards-off", "threads", "max-states", "listen"],
+        MODEL_HELP,
+    )?;
+    use model::check::{Consistency, ModelConfig};
+    let mut cfg = ModelConfig { nodes: a.num("nodes", 1u8)?, replicas: a.num("replicas", 1i32)?, ..Default::default() };
+    cfg.consistency = match a.str("consistency", "stale").as_str() {
+        "linearizable" => Consistency::Linearizable,
+        "stale" => Consistency::StaleMonotonic,
+        other => return Err(format!("--consistency: expected linearizable or stale, got {other:?}")),
+    };
+    cfg.crashes = a.num("crashes", 0u8)?;
+    cfg.node_failures = a.num("node-failures", 0u8)?;
+    cfg.container_exits = a.num("exits", 0u8)?;
+    cfg.rollout = a.str("rollout", "false") == "true";
+    cfg.scale_to = a.opt("scale-to").map(|s| s.parse().map_err(|_| format!("--scale-to: expected a number, got {s:?}"))).transpose()?;
+    cfg.ticks = a.num("ticks", 0u8)?;
+    for s in a.str("safeguards-off", "").split(',').filter(|s| !s.is_empty()) {
+        match s {
+            "expectations" => cfg.rs.use_expectations = false,
+            "accounting" => cfg.scheduler.account_bound_pods = false,
+            "node-name" => cfg.kubelet.check_node_name = false,
+            other => return Err(format!("--safeguards-off: unknown safeguard {other:?} (expectations, accounting, node-name)")),
+        }
+    }
+    match sub.as_str() {
+        "check" => {
+            println!("checking {cfg:?}");
+            if model::check::run_check(cfg, a.num("threads", 2usize)?, a.num("max-states", 2_000_000usize)?) {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
+        "explore" => {
+            let addr = a.str("listen", "127.0.0.1:3000");
+            eprintln!("serving the Explorer on http://{addr}");
+            model::check::explore(cfg, &addr)
+        }
+        other => Err(format!("unknown model command {other:?}\n\n{MODEL_HELP}")),
+    }
 }

@@ -1,0 +1,563 @@
+//! The stateright model: the cluster of `cluster.rs`, with each component
+//! reading its own cache (possibly stale), and faults. Every step calls the
+//! same core function the daemon calls; writes go through the apiserver's
+//! admission functions, so preconditions fail with 409 as in production.
+//!
+//! Safety properties that concern one transition (a pod's node changing, a
+//! ReplicaSet over-creating, an owned pod being adopted) are checked in
+//! `next_state` and recorded in `State::violations`; the properties then
+//! say "no violation is ever recorded". Properties of one state are checked
+//! on the state directly.
+
+use crate::cluster::{list, pods, Cluster, ClusterConfig, Objects};
+use podcore::controller::deployment::fenceposts;
+use podcore::controller::kubelet::KubeletOptions;
+use podcore::controller::replicaset::RsOptions;
+use podcore::controller::scheduler::SchedulerOptions;
+use podcore::effect::Effect;
+use podcore::object::{Kind, Object};
+use podcore::podutil::{is_active, is_available, is_terminal, request_nanos};
+use podcore::time::Time;
+use podcore::types::*;
+use stateright::{Model, Property};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const START: Time = Time::from_secs(1_800_000_000);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    Deployments,
+    ReplicaSets,
+    Scheduler,
+    Kubelet(u8),
+    NodeLifecycle,
+}
+
+impl Component {
+    pub fn name(self) -> String {
+        match self {
+            Component::Deployments => "deployment-controller".into(),
+            Component::ReplicaSets => "replicaset-controller".into(),
+            Component::Scheduler => "scheduler".into(),
+            Component::Kubelet(i) => format!("kubelet[node-{i}]"),
+            Component::NodeLifecycle => "node-lifecycle-controller".into(),
+        }
+    }
+}
+
+/// How fresh a component's view of the store is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Consistency {
+    /// Every read sees the store as it is.
+    Linearizable,
+    /// Each component reads its own cache, which catches up with the store
+    /// only when its watch delivers (`Sync`); it never goes backwards.
+    StaleMonotonic,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ModelConfig {
+    pub nodes: u8,
+    pub replicas: i32,
+    pub consistency: Consistency,
+    /// Component crashes (cache and in-memory state lost, then relisted).
+    pub crashes: u8,
+    /// Kubelets that die for good.
+    pub node_failures: u8,
+    /// Containers that exit with code 1.
+    pub container_exits: u8,
+    /// A user changes the Deployment's image once it is fully available.
+    pub rollout: bool,
+    /// A user scales the Deployment to this many replicas.
+    pub scale_to: Option<i32>,
+    /// Time steps (each `tick_ms` long) the clock may take.
+    pub ticks: u8,
+    pub tick_ms: i64,
+    /// cpu a node has and a pod asks for (milli-cores).
+    pub node_cpu_m: i64,
+    pub pod_cpu_m: i64,
+    pub rs: RsOptions,
+    pub scheduler: SchedulerOptions,
+    pub kubelet: KubeletOptions,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            nodes: 2,
+            replicas: 2,
+            consistency: Consistency::StaleMonotonic,
+            crashes: 0,
+            node_failures: 0,
+            container_exits: 0,
+            rollout: false,
+            scale_to: None,
+            ticks: 0,
+            tick_ms: 20_000,
+            node_cpu_m: 1000,
+            pod_cpu_m: 400,
+            rs: RsOptions::default(),
+            scheduler: SchedulerOptions::default(),
+            kubelet: KubeletOptions::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The component takes one pass over its cache and writes its effects.
+    Step(Component),
+    /// The component's watch delivers: its cache becomes the store.
+    Sync(Component),
+    /// The component crashes and restarts: in-memory state is lost and the
+    /// cache is relisted.
+    Restart(Component),
+    /// The newest running container on this node exits with code 1.
+    ExitContainer(u8),
+    /// This node's kubelet stops for good.
+    FailNode(u8),
+    /// The user changes the pod template's image.
+    UpdateImage,
+    /// The user scales the Deployment.
+    Scale(i32),
+    /// Time advances by `tick_ms`.
+    Tick,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    pub cluster: Cluster,
+    /// Each component's cache (unused under `Linearizable`).
+    pub caches: BTreeMap<Component, Objects>,
+    /// The revision each cache reflects.
+    pub cache_revisions: BTreeMap<Component, u64>,
+    pub crashes_left: u8,
+    pub node_failures_left: u8,
+    pub exits_left: u8,
+    pub ticks_left: u8,
+    pub rolled_out: bool,
+    pub scaled: bool,
+    /// A fault (crash of a container or node) has happened.
+    pub faulted: bool,
+    /// Every pod uid → the node it was first bound to.
+    pub bound: BTreeMap<String, String>,
+    /// Transition-level safety violations seen on the way to this state.
+    pub violations: BTreeSet<String>,
+}
+
+pub struct PodChainModel {
+    pub cfg: ModelConfig,
+}
+
+pub fn node_name(i: u8) -> String {
+    format!("node-{i}")
+}
+
+fn deployment(cfg: &ModelConfig) -> Deployment {
+    let mut d = Deployment::default();
+    d.metadata.name = "web".into();
+    d.metadata.namespace = "default".into();
+    d.spec.replicas = Some(cfg.replicas);
+    d.spec.selector.match_labels.insert("app".into(), "web".into());
+    d.spec.template.metadata.labels.insert("app".into(), "web".into());
+    let mut c = Container { name: "web".into(), image: "sample:1".into(), ..Default::default() };
+    c.resources.requests.insert("cpu".into(), format!("{}m", cfg.pod_cpu_m).as_str().into());
+    d.spec.template.spec.containers.push(c);
+    d.spec.strategy = DeploymentStrategy {
+        type_: "RollingUpdate".into(),
+        rolling_update: Some(RollingUpdateDeployment { max_surge: Some(IntOrString::Int(1)), max_unavailable: Some(IntOrString::Int(0)) }),
+    };
+    d
+}
+
+impl PodChainModel {
+    pub fn components(&self) -> Vec<Component> {
+        let mut v = vec![Component::Deployments, Component::ReplicaSets, Component::Scheduler];
+        for i in 1..=self.cfg.nodes {
+            v.push(Component::Kubelet(i));
+        }
+        if self.cfg.node_failures > 0 || self.cfg.ticks > 0 {
+            v.push(Component::NodeLifecycle);
+        }
+        v
+    }
+
+    fn view<'a>(&self, s: &'a State, c: Component) -> &'a Objects {
+        match self.cfg.consistency {
+            Consistency::Linearizable => &s.cluster.objects,
+            Consistency::StaleMonotonic => &s.caches[&c],
+        }
+    }
+
+    /// Runs one component pass on `s`; returns the new state (violations recorded).
+    fn step(&self, s: &State, c: Component) -> State {
+        let mut n = s.clone();
+        let view = self.view(s, c).clone();
+        let before = s.cluster.objects.clone();
+        match c {
+            Component::Deployments => {
+                n.cluster.step_deployments(&view);
+            }
+            Component::ReplicaSets => {
+                n.cluster.step_replicasets(&view, self.cfg.consistency == Consistency::Linearizable);
+            }
+            Component::Scheduler => {
+                n.cluster.step_scheduler(&view);
+            }
+            Component::Kubelet(i) => {
+                n.cluster.step_kubelet(&node_name(i), &view);
+            }
+            Component::NodeLifecycle => {
+                n.cluster.step_node_lifecycle(&view);
+            }
+        }
+        self.check_transition(&before, &mut n, c);
+        n
+    }
+
+    /// Transition properties: what a write may never do.
+    fn check_transition(&self, before: &Objects, n: &mut State, c: Component) {
+        let after = &n.cluster.objects;
+        let old_pods: BTreeMap<&str, &Pod> = pods(before).into_iter().map(|p| (p.metadata.uid.as_str(), p)).collect();
+        for p in pods(after) {
+            let uid = p.metadata.uid.as_str();
+            if !p.spec.node_name.is_empty() {
+                match n.bound.get(uid) {
+                    Some(first) if *first != p.spec.node_name => {
+                        n.violations.insert(format!("pod {} moved from {first} to {}", p.metadata.name, p.spec.node_name));
+                    }
+                    None => {
+                        n.bound.insert(uid.to_string(), p.spec.node_name.clone());
+                    }
+                    _ => {}
+                }
+            }
+            let controllers = p.metadata.owner_references.iter().filter(|r| r.controller == Some(true)).count();
+            if controllers > 1 {
+                n.violations.insert(format!("pod {} has {controllers} controllers", p.metadata.name));
+            }
+            if let Some(old) = old_pods.get(uid) {
+                let (was, is) = (old.metadata.controller_ref().map(|r| &r.uid), p.metadata.controller_ref().map(|r| &r.uid));
+                if was.is_some() && is.is_some() && was != is {
+                    n.violations.insert(format!("pod {} was taken from its controller", p.metadata.name));
+                }
+            }
+        }
+        // A ReplicaSet controller pass may not push a ReplicaSet above spec.replicas.
+        if c == Component::ReplicaSets {
+            for rs in list(after, Kind::ReplicaSet).filter_map(|o| o.as_replicaset()) {
+                let count = |objs: &Objects| pods(objs).into_iter().filter(|p| is_active(p) && controlled(p, &rs.metadata.uid)).count() as i32;
+                let (was, is) = (count(before), count(after));
+                let want = rs.spec.replicas.unwrap_or(1);
+                if is > was && is > want {
+                    n.violations.insert(format!("replicaset {} has {is} pods for {want} replicas", rs.metadata.name));
+                }
+            }
+        }
+    }
+
+    /// Whether a state admits no productive component step (quiescence).
+    pub fn quiescent(&self, s: &State) -> bool {
+        // Cheap first: an unsynced cache is a pending watch delivery.
+        if self.cfg.consistency == Consistency::StaleMonotonic && s.caches.values().any(|c| *c != s.cluster.objects) {
+            return false;
+        }
+        self.components().into_iter().all(|c| {
+            let stepped = self.step(s, c);
+            let synced = self.cfg.consistency == Consistency::Linearizable || s.caches[&c] == s.cluster.objects;
+            stepped.cluster.objects == s.cluster.objects && stepped.cluster.agents == s.cluster.agents && synced
+        })
+    }
+
+    /// The desired state: one ReplicaSet with the current template at
+    /// spec.replicas, the others at zero, every wanted pod running where
+    /// a live node can hold it.
+    pub fn converged(&self, s: &State) -> bool {
+        let objs = &s.cluster.objects;
+        let Some(d) = objs.get(&Kind::Deployment.key("default", "web")).and_then(|o| o.as_deployment()) else { return false };
+        let want = d.spec.replicas.unwrap_or(1);
+        let rss: Vec<&ReplicaSet> = list(objs, Kind::ReplicaSet).filter_map(|o| o.as_replicaset()).collect();
+        let current: Vec<&&ReplicaSet> = rss.iter().filter(|r| podcore::controller::deployment::templates_equal(&r.spec.template, &d.spec.template)).collect();
+        if current.len() != 1 || current[0].spec.replicas != Some(want) || rss.iter().any(|r| r.metadata.uid != current[0].metadata.uid && r.spec.replicas != Some(0)) {
+            return false;
+        }
+        let live_nodes = s.cluster.agents.values().filter(|a| a.alive).count() as i64;
+        let capacity = live_nodes * (self.cfg.node_cpu_m / self.cfg.pod_cpu_m.max(1));
+        let running = pods(objs).into_iter().filter(|p| is_active(p) && p.status.phase == "Running" && s.cluster.agents.get(&p.spec.node_name).is_some_and(|a| a.alive)).count() as i64;
+        running == (want as i64).min(capacity)
+    }
+}
+
+/// Whether `pod` is controlled by the object with `uid`.
+pub(crate) fn controlled(p: &Pod, uid: &str) -> bool {
+    podcore::controller::is_controlled_by(&p.metadata, uid)
+}
+
+impl Model for PodChainModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let cfg = &self.cfg;
+        let cc = ClusterConfig {
+            node_cpu: format!("{}m", cfg.node_cpu_m),
+            rs: cfg.rs,
+            scheduler: cfg.scheduler,
+            kubelet: cfg.kubelet,
+            lease_renew_ms: cfg.tick_ms,
+            ..ClusterConfig::default()
+        };
+        let mut c = Cluster::new(cc, START);
+        c.cfg.node_lifecycle.grace_period_ms = cfg.tick_ms * 2;
+        for i in 1..=cfg.nodes {
+            c.add_node(&node_name(i));
+            let v = c.objects.clone();
+            c.step_kubelet(&node_name(i), &v);
+        }
+        c.apply("user", &Effect::create(Object::Deployment(deployment(cfg)))).expect("the deployment is valid");
+        c.journal.clear();
+        let caches = self.components().into_iter().map(|comp| (comp, c.objects.clone())).collect();
+        let cache_revisions = self.components().into_iter().map(|comp| (comp, c.revision)).collect();
+        vec![State {
+            cluster: c,
+            caches,
+            cache_revisions,
+            crashes_left: cfg.crashes,
+            node_failures_left: cfg.node_failures,
+            exits_left: cfg.container_exits,
+            ticks_left: cfg.ticks,
+            rolled_out: false,
+            scaled: false,
+            faulted: false,
+            bound: BTreeMap::new(),
+            violations: BTreeSet::new(),
+        }]
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        for c in self.components() {
+            if let Component::Kubelet(i) = c {
+                if !s.cluster.agents[&node_name(i)].alive {
+                    continue;
+                }
+            }
+            actions.push(Action::Step(c));
+            if self.cfg.consistency == Consistency::StaleMonotonic && s.caches[&c] != s.cluster.objects {
+                actions.push(Action::Sync(c));
+            }
+            if s.crashes_left > 0 && !matches!(c, Component::Kubelet(_)) {
+                actions.push(Action::Restart(c));
+            }
+        }
+        if s.exits_left > 0 {
+            for i in 1..=self.cfg.nodes {
+                actions.push(Action::ExitContainer(i));
+            }
+        }
+        if s.node_failures_left > 0 {
+            for i in 1..=self.cfg.nodes {
+                if s.cluster.agents[&node_name(i)].alive {
+                    actions.push(Action::FailNode(i));
+                }
+            }
+        }
+        if self.cfg.rollout && !s.rolled_out && self.converged(s) {
+            actions.push(Action::UpdateImage);
+        }
+        if let Some(r) = self.cfg.scale_to {
+            if !s.scaled {
+                actions.push(Action::Scale(r));
+            }
+        }
+        if s.ticks_left > 0 {
+            actions.push(Action::Tick);
+        }
+    }
+
+    fn next_state(&self, s: &State, a: Action) -> Option<State> {
+        let mut n = match a {
+            Action::Step(c) => self.step(s, c),
+            Action::Sync(c) => {
+                let mut n = s.clone();
+                // Expectations are met as the cache shows the changes.
+                if c == Component::ReplicaSets {
+                    let old = &s.caches[&c];
+                    let new = &s.cluster.objects;
+                    let keys: BTreeSet<&String> = pods_keys(old).chain(pods_keys(new)).collect();
+                    for k in keys {
+                        let (o, nw) = (old.get(k).and_then(|o| o.as_pod()), new.get(k).and_then(|o| o.as_pod()));
+                        if o != nw {
+                            podcore::controller::expectations::observe_pod_change(&mut n.cluster.expectations, o, nw);
+                        }
+                    }
+                }
+                n.caches.insert(c, s.cluster.objects.clone());
+                n.cache_revisions.insert(c, s.cluster.revision);
+                n
+            }
+            Action::Restart(c) => {
+                let mut n = s.clone();
+                n.crashes_left -= 1;
+                n.caches.insert(c, s.cluster.objects.clone());
+                n.cache_revisions.insert(c, s.cluster.revision);
+                match c {
+                    Component::ReplicaSets => n.cluster.expectations.clear(),
+                    Component::Scheduler => n.cluster.assumed.clear(),
+                    _ => {}
+                }
+                n
+            }
+            Action::ExitContainer(i) => {
+                let mut n = s.clone();
+                let node = node_name(i);
+                let target = s.cluster.agents[&node].runtime.pods.values().find_map(|(r, o)| {
+                    o.containers.iter().find(|c| matches!(c.state, podcore::controller::kubelet::ContainerRun::Running { .. })).map(|c| (r.clone(), c.name.clone()))
+                });
+                let (r, cname) = target?;
+                n.cluster.exit_container(&r.namespace, &r.name, &cname, 1).ok()?;
+                n.exits_left -= 1;
+                n.faulted = true;
+                n
+            }
+            Action::FailNode(i) => {
+                let mut n = s.clone();
+                n.cluster.kill_kubelet(&node_name(i));
+                n.node_failures_left -= 1;
+                n.faulted = true;
+                n
+            }
+            Action::UpdateImage => {
+                let mut n = s.clone();
+                let mut d = s.cluster.get(Kind::Deployment, "default", "web")?.as_deployment()?.clone();
+                d.spec.template.spec.containers[0].image = "sample:2".into();
+                n.cluster.apply("user", &Effect::update(Object::Deployment(d))).ok()?;
+                n.rolled_out = true;
+                n
+            }
+            Action::Scale(r) => {
+                let mut n = s.clone();
+                let mut d = s.cluster.get(Kind::Deployment, "default", "web")?.as_deployment()?.clone();
+                d.spec.replicas = Some(r);
+                n.cluster.apply("user", &Effect::update(Object::Deployment(d))).ok()?;
+                n.scaled = true;
+                n
+            }
+            Action::Tick => {
+                let mut n = s.clone();
+                n.cluster.now = n.cluster.now.plus_ms(self.cfg.tick_ms);
+                n.ticks_left -= 1;
+                n
+            }
+        };
+        n.cluster.journal.clear();
+        if n == *s {
+            None
+        } else {
+            Some(n)
+        }
+    }
+
+    fn format_action(&self, a: &Action) -> String {
+        match a {
+            Action::Step(c) => format!("{} acts on its cache", c.name()),
+            Action::Sync(c) => format!("{}'s watch catches up", c.name()),
+            Action::Restart(c) => format!("{} crashes and restarts", c.name()),
+            Action::ExitContainer(i) => format!("a container on node-{i} exits with code 1"),
+            Action::FailNode(i) => format!("node-{i}'s kubelet dies"),
+            Action::UpdateImage => "the user changes the image".into(),
+            Action::Scale(r) => format!("the user scales to {r}"),
+            Action::Tick => "time passes".into(),
+        }
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        vec![
+            Property::<Self>::always("no transition violates safety", |_, s: &State| s.violations.is_empty()),
+            Property::<Self>::always("the scheduler never binds beyond a node's allocatable cpu", |m, s: &State| {
+                (1..=m.cfg.nodes).all(|i| {
+                    let used: i128 = pods(&s.cluster.objects).into_iter().filter(|p| p.spec.node_name == node_name(i) && !is_terminal(p)).map(|p| request_nanos(&p.spec, "cpu")).sum();
+                    used <= m.cfg.node_cpu_m as i128 * 1_000_000
+                })
+            }),
+            Property::<Self>::always("a kubelet runs only pods bound to its node, one sandbox per pod", |_, s: &State| {
+                let mut seen = BTreeSet::new();
+                s.cluster.agents.iter().all(|(node, a)| a.runtime.pods.keys().all(|uid| s.bound.get(uid) == Some(node) && seen.insert(uid.clone())))
+            }),
+            Property::<Self>::always("resourceVersions never go backwards", |_, s: &State| {
+                s.cluster.objects.values().all(|o| o.meta().revision() <= s.cluster.revision) && s.cache_revisions.values().all(|r| *r <= s.cluster.revision)
+            }),
+            Property::<Self>::always("a rolling update keeps replicas - maxUnavailable available and at most replicas + maxSurge pods", |m, s: &State| {
+                if !s.rolled_out || s.faulted {
+                    return true;
+                }
+                let Some(d) = s.cluster.get(Kind::Deployment, "default", "web").and_then(|o| o.as_deployment()) else { return true };
+                let (surge, unavailable) = fenceposts(d);
+                let want = d.spec.replicas.unwrap_or(1);
+                let active: Vec<&Pod> = pods(&s.cluster.objects).into_iter().filter(|p| is_active(p)).collect();
+                let available = active.iter().filter(|p| is_available(p, 0, s.cluster.now)).count() as i32;
+                let _ = m;
+                available >= want - unavailable && active.len() as i32 <= want + surge
+            }),
+            Property::<Self>::always("quiescence implies convergence", |m, s: &State| !m.quiescent(s) || m.converged(s)),
+            Property::<Self>::sometimes("the deployment converges", |m, s: &State| m.converged(s)),
+        ]
+    }
+}
+
+fn pods_keys(o: &Objects) -> impl Iterator<Item = &String> {
+    let prefix = Kind::Pod.key_prefix();
+    o.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(k, _)| k)
+}
+
+/// Runs the checker with progress lines on stderr; prints each property's
+/// verdict and, for a violation, the counterexample as numbered steps.
+/// Returns false if a safety property was violated.
+pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
+    use stateright::Checker;
+    let m = PodChainModel { cfg: cfg.clone() };
+    let names: Vec<&'static str> = m.properties().iter().map(|p| p.name).collect();
+    let started = std::time::Instant::now();
+    let checker = PodChainModel { cfg }.checker().threads(threads.max(1)).target_state_count(max_states).finish_when(stateright::HasDiscoveries::AnyFailures).spawn_bfs();
+    let mut last = 0;
+    while !checker.is_done() {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let (total, unique) = (checker.state_count(), checker.unique_state_count());
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!("states {total}  unique {unique}  {:.0} states/s  max depth {}  {:.0}s", (total - last) as f64 / 2.0, checker.max_depth(), secs);
+        last = total;
+    }
+    let checker = checker.join();
+    println!("explored {} states ({} unique, max depth {}) in {:.1}s{}", checker.state_count(), checker.unique_state_count(), checker.max_depth(), started.elapsed().as_secs_f64(), if checker.unique_state_count() >= max_states { " — stopped at --max-states" } else { "" });
+    let mut ok = true;
+    for name in names {
+        let is_sometimes = name == "the deployment converges";
+        match checker.discovery(name) {
+            None if is_sometimes => println!("  ✗ {name}: never reached"),
+            None => println!("  ✓ {name}"),
+            Some(_) if is_sometimes => println!("  ✓ {name}: reachable"),
+            Some(path) => {
+                ok = false;
+                println!("  ✗ {name}: counterexample:");
+                for (i, (state, action)) in path.into_vec().into_iter().enumerate() {
+                    if let Some(a) = action {
+                        println!("    {:>3}. {}", i + 1, m.format_action(&a));
+                    } else {
+                        for v in &state.violations {
+                            println!("         violation: {v}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    ok
+}
+
+/// Serves stateright's Explorer for browsing the state space.
+pub fn explore(cfg: ModelConfig, addr: &str) -> ! {
+    let _checker = PodChainModel { cfg }.checker().serve(addr);
+    // The Explorer runs on the checker's threads until the process ends.
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,107 @@
+//! The model checker over the real core functions: pinned state counts with
+//! every safeguard on, and a pinned counterexample for each safeguard that
+//! is switched off.
+
+use model::check::*;
+use stateright::{Checker, Model};
+
+const SAFETY: &str = "no transition violates safety";
+const SCHEDULER: &str = "the scheduler never binds beyond a node's allocatable cpu";
+const KUBELET: &str = "a kubelet runs only pods bound to its node, one sandbox per pod";
+
+fn check(cfg: ModelConfig) -> impl Checker<PodChainModel> {
+    // One thread: BFS order, and so the first counterexample, is deterministic.
+    PodChainModel { cfg }.checker().threads(1).finish_when(stateright::HasDiscoveries::AnyFailures).target_state_count(500_000).spawn_bfs().join()
+}
+
+fn actions_of(c: &impl Checker<PodChainModel>, property: &'static str) -> Vec<String> {
+    let m = PodChainModel { cfg: c.model().cfg.clone() };
+    c.discovery(property).unwrap_or_else(|| panic!("no counterexample for {property:?}")).into_actions().iter().map(|a| m.format_action(a)).collect()
+}
+
+#[test]
+fn linearizable_one_node_every_property_holds() {
+    let c = check(ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::Linearizable, ..Default::default() });
+    assert!(c.is_done());
+    for p in [SAFETY, SCHEDULER, KUBELET, "resourceVersions never go backwards", "quiescence implies convergence"] as [&'static str; 5] {
+        assert!(c.discovery(p).is_none(), "{p} fails: {:?}", actions_of(&c, p));
+    }
+    assert!(c.discovery("the deployment converges").is_some());
+    assert_eq!(c.unique_state_count(), 66);
+}
+
+#[test]
+fn stale_caches_one_node_every_property_holds() {
+    let c = check(ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::StaleMonotonic, ..Default::default() });
+    assert!(c.is_done());
+    for p in [SAFETY, SCHEDULER, KUBELET, "resourceVersions never go backwards", "quiescence implies convergence"] as [&'static str; 5] {
+        assert!(c.discovery(p).is_none(), "{p} fails: {:?}", actions_of(&c, p));
+    }
+    assert!(c.discovery("the deployment converges").is_some());
+    assert_eq!(c.unique_state_count(), 59_223);
+}
+
+#[test]
+fn without_expectations_a_stale_replicaset_controller_over_creates() {
+    let mut cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::StaleMonotonic, ..Default::default() };
+    cfg.rs.use_expectations = false;
+    let c = check(cfg);
+    let trace = actions_of(&c, SAFETY);
+    println!("{trace:#?}");
+    assert_eq!(trace, PINNED_EXPECTATIONS_TRACE);
+}
+
+#[test]
+fn without_accounting_for_bound_pods_the_scheduler_overcommits_a_node() {
+    let mut cfg = ModelConfig { nodes: 1, replicas: 3, consistency: Consistency::Linearizable, ..Default::default() };
+    cfg.scheduler.account_bound_pods = false;
+    let c = check(cfg);
+    let trace = actions_of(&c, SCHEDULER);
+    println!("{trace:#?}");
+    assert_eq!(trace, PINNED_ACCOUNTING_TRACE);
+}
+
+#[test]
+fn without_the_node_name_check_a_kubelet_runs_an_unbound_pod() {
+    let mut cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::Linearizable, ..Default::default() };
+    cfg.kubelet.check_node_name = false;
+    let c = check(cfg);
+    let trace = actions_of(&c, KUBELET);
+    println!("{trace:#?}");
+    assert_eq!(trace, PINNED_NODE_NAME_TRACE);
+}
+
+const PINNED_EXPECTATIONS_TRACE: &[&str] = &[
+    "deployment-controller acts on its cache",
+    "replicaset-controller's watch catches up",
+    "replicaset-controller acts on its cache",
+    "deployment-controller's watch catches up",
+    "replicaset-controller acts on its cache",
+    "kubelet[node-1]'s watch catches up",
+    "replicaset-controller acts on its cache",
+    "replicaset-controller's watch catches up",
+    "replicaset-controller acts on its cache",
+];
+const PINNED_ACCOUNTING_TRACE: &[&str] = &[
+    "deployment-controller acts on its cache",
+    "replicaset-controller acts on its cache",
+    "replicaset-controller acts on its cache",
+    "scheduler acts on its cache",
+    "kubelet[node-1] acts on its cache",
+    "kubelet[node-1] acts on its cache",
+    "kubelet[node-1] acts on its cache",
+    "deployment-controller acts on its cache",
+    "replicaset-controller acts on its cache",
+    "deployment-controller acts on its cache",
+];
+const PINNED_NODE_NAME_TRACE: &[&str] = &[
+    "deployment-controller acts on its cache",
+    "replicaset-controller acts on its cache",
+    "replicaset-controller acts on its cache",
+    "kubelet[node-1] acts on its cache",
+    "kubelet[node-1] acts on its cache",
+    "kubelet[node-1] acts on its cache",
+    "deployment-controller acts on its cache",
+    "replicaset-controller acts on its cache",
+    "deployment-controller acts on its cache",
+];

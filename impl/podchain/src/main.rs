@@ -164,12 +164,14 @@ Flags:
   --lease-renew-interval-ms N      how often the node lease is renewed (default: 10000)
   --node-status-interval-ms N      how often node status is posted (default: 60000)
   --sync-interval-ms N             how often the runtime is relisted (default: 1000)
+  --count N                        simulated runtime only: run N kubelets in this process, nodes
+                                   NAME-1..NAME-N, endpoints on consecutive ports (default: 1)
 ";
 
 fn run_kubelet(argv: &[String]) -> Result<(), String> {
     let a = Args::parse(
         argv,
-        &["node", "kubeconfig", "runtime", "listen", "pod-subnet", "cpu", "memory", "max-pods", "lease-renew-interval-ms", "node-status-interval-ms", "sync-interval-ms"],
+        &["node", "kubeconfig", "runtime", "listen", "pod-subnet", "cpu", "memory", "max-pods", "lease-renew-interval-ms", "node-status-interval-ms", "sync-interval-ms", "count"],
         KUBELET_HELP,
     )?;
     let node = a.opt("node").ok_or_else(|| format!("--node is required\n\n{KUBELET_HELP}"))?;
@@ -187,7 +189,25 @@ fn run_kubelet(argv: &[String]) -> Result<(), String> {
     cfg.lease_renew_interval = std::time::Duration::from_millis(a.num("lease-renew-interval-ms", 10_000u64)?);
     cfg.node_status_interval = std::time::Duration::from_millis(a.num("node-status-interval-ms", 60_000u64)?);
     cfg.sync_interval = std::time::Duration::from_millis(a.num("sync-interval-ms", 1_000u64)?);
+    let count: u32 = a.num("count", 1u32)?;
     match a.str("runtime", "sim").as_str() {
+        "sim" if count > 1 => {
+            // Many simulated nodes in one process, like kwok: one task each.
+            runtime()?.block_on(async move {
+                let mut tasks = Vec::new();
+                for i in 1..=count {
+                    let mut c = cfg.clone();
+                    c.node_name = format!("{node}-{i}");
+                    c.listen.set_port(cfg.listen.port().checked_add((i - 1) as u16).ok_or("--listen: not enough ports above it for --count")?);
+                    let rt = std::sync::Arc::new(kubelet::runtime::SimRuntime::new(&format!("10.{}.{}", 100 + i / 250, i % 250)));
+                    tasks.push(tokio::spawn(kubelet::run(client.clone(), rt, c)));
+                }
+                for t in tasks {
+                    t.await.map_err(|e| e.to_string())??;
+                }
+                Ok(())
+            })
+        }
         "sim" => {
             let rt = std::sync::Arc::new(kubelet::runtime::SimRuntime::new(&a.str("pod-subnet", "10.88.0")));
             runtime()?.block_on(kubelet::run(client, rt, cfg))

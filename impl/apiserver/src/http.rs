@@ -99,6 +99,19 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
         _ => return Err(not_found_path(&path)),
     };
     let mut t = Target::default();
+    // `[name[/subresource]]` after the resource.
+    let name_and_sub = |tail: &[&str], t: &mut Target| -> Result<(), ApiError> {
+        match tail {
+            [] => {}
+            [name] => t.name = name.to_string(),
+            [name, sub] => {
+                t.name = name.to_string();
+                t.sub = sub.to_string();
+            }
+            _ => return Err(not_found_path(&path)),
+        }
+        Ok(())
+    };
     let resource = match rest {
         ["namespaces", ns, "status" | "finalize"] => {
             t.name = ns.to_string();
@@ -107,27 +120,11 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
         }
         ["namespaces", ns, plural, tail @ ..] => {
             t.namespace = ns.to_string();
-            match tail {
-                [] => {}
-                [name] => t.name = name.to_string(),
-                [name, sub] => {
-                    t.name = name.to_string();
-                    t.sub = sub.to_string();
-                }
-                _ => return Err(not_found_path(&path)),
-            }
+            name_and_sub(tail, &mut t)?;
             plural
         }
         [plural, tail @ ..] => {
-            match tail {
-                [] => {}
-                [name] => t.name = name.to_string(),
-                [name, sub] => {
-                    t.name = name.to_string();
-                    t.sub = sub.to_string();
-                }
-                _ => return Err(not_found_path(&path)),
-            }
+            name_and_sub(tail, &mut t)?;
             plural
         }
         [] => return Err(not_found_path(&path)),

@@ -292,3 +292,38 @@ async fn the_control_plane_runs_as_separate_processes() {
     .await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Many simulated nodes in one kubelet process (`--count`), as kwok does:
+/// every node registers and a Deployment spreads over them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_simulated_nodes_in_one_kubelet_process() {
+    const NODES: usize = 50;
+    const REPLICAS: usize = 100;
+    let dir = temp_dir("e2e-many");
+    let api = format!("127.0.0.1:{}", free_port());
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let _server = Proc::start("server", &s(&["server", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api]), &dir);
+    wait_healthy(&format!("http://{api}"), T).await;
+    let kc = dir.join("data/kubeconfig");
+    // Ports base..base+NODES-1 for the nodes' endpoints: pick a base with room.
+    let base = 20_000 + (std::process::id() % 20_000) as u16;
+    let _kubelets = Proc::start("kubelets", &s(&["kubelet", "--node", "sim", "--count", &NODES.to_string(), "--kubeconfig", kc.to_str().unwrap(), "--listen", &format!("127.0.0.1:{base}"), "--sync-interval-ms", "500"]), &dir);
+    let c = Client::from_kubeconfig(&kc, "e2e").unwrap();
+    wait_for("every simulated node Ready", T, || async {
+        let (nodes, _) = c.list(Kind::Node, "", &ListOptions::default()).await.map_err(|e| e.to_string())?;
+        let ready = nodes.iter().filter(|n| n.as_node().map(podcore::controller::nodelifecycle::ready_status) == Some("True")).count();
+        if ready == NODES { Ok(()) } else { Err(format!("{ready} ready")) }
+    })
+    .await;
+    let mut d = deployment();
+    d["spec"]["replicas"] = json!(REPLICAS);
+    c.request(Method::POST, "/apis/apps/v1/namespaces/default/deployments", Some((serde_json::to_vec(&d).unwrap(), "application/json"))).await.expect("create deployment");
+    wait_for("every replica running, spread over the nodes", Duration::from_secs(60), || async {
+        let pods = web_pods(&c).await?;
+        let r = running(&pods);
+        let nodes: std::collections::BTreeSet<&str> = r.iter().map(|p| p.spec.node_name.as_str()).collect();
+        if r.len() == REPLICAS && nodes.len() == NODES { Ok(()) } else { Err(format!("{} running on {} nodes", r.len(), nodes.len())) }
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,7 +5,7 @@ use podcore::admission::{self, CreateContext, DeleteOutcome, UpdateTarget};
 use podcore::controller::deployment::reconcile_deployment;
 use podcore::controller::expectations::Expectations;
 use podcore::controller::gc::garbage_collect;
-use podcore::controller::kubelet::{node_object, renewed_lease, stop_all, sync_pod, KubeletOptions, NodeFacts, RuntimeAction};
+use podcore::controller::kubelet::{node_object, orphan_actions, renewed_lease, sync_pod, KubeletOptions, NodeFacts};
 use podcore::controller::nodelifecycle::{node_lifecycle, NodeLifecycleConfig, NODE_LEASE_NAMESPACE};
 use podcore::controller::replicaset::{expectations_for, reconcile_replicaset, RsOptions};
 use podcore::controller::scheduler::{schedule, unschedulable_status, wants, with_assumed, Assumed, Decision, SchedulerOptions};
@@ -373,8 +373,7 @@ impl Cluster {
         let now = self.now;
         for (r, obs) in orphans {
             let ghost = SimNode::ghost(&r);
-            let mut actions = stop_all(&obs, 0);
-            actions.push(RuntimeAction::RemovePod);
+            let actions = orphan_actions(&obs);
             let rt = &mut self.agents.get_mut(node).expect("agent").runtime;
             for a in &actions {
                 rt.apply(&ghost, a, now).ok();

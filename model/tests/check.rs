@@ -41,34 +41,33 @@ fn stale_caches_one_node_every_property_holds() {
     assert_eq!(c.unique_state_count(), 59_223);
 }
 
+/// Checks `cfg` and asserts the counterexample to `property` is exactly `pinned`.
+fn assert_pinned_counterexample(cfg: ModelConfig, property: &'static str, pinned: &[&str]) {
+    let c = check(cfg);
+    let trace = actions_of(&c, property);
+    println!("{trace:#?}");
+    assert_eq!(trace, pinned);
+}
+
 #[test]
 fn without_expectations_a_stale_replicaset_controller_over_creates() {
     let mut cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::StaleMonotonic, ..Default::default() };
     cfg.rs.use_expectations = false;
-    let c = check(cfg);
-    let trace = actions_of(&c, SAFETY);
-    println!("{trace:#?}");
-    assert_eq!(trace, PINNED_EXPECTATIONS_TRACE);
+    assert_pinned_counterexample(cfg, SAFETY, PINNED_EXPECTATIONS_TRACE);
 }
 
 #[test]
 fn without_accounting_for_bound_pods_the_scheduler_overcommits_a_node() {
     let mut cfg = ModelConfig { nodes: 1, replicas: 3, consistency: Consistency::Linearizable, ..Default::default() };
     cfg.scheduler.account_bound_pods = false;
-    let c = check(cfg);
-    let trace = actions_of(&c, SCHEDULER);
-    println!("{trace:#?}");
-    assert_eq!(trace, PINNED_ACCOUNTING_TRACE);
+    assert_pinned_counterexample(cfg, SCHEDULER, PINNED_ACCOUNTING_TRACE);
 }
 
 #[test]
 fn without_the_node_name_check_a_kubelet_runs_an_unbound_pod() {
     let mut cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::Linearizable, ..Default::default() };
     cfg.kubelet.check_node_name = false;
-    let c = check(cfg);
-    let trace = actions_of(&c, KUBELET);
-    println!("{trace:#?}");
-    assert_eq!(trace, PINNED_NODE_NAME_TRACE);
+    assert_pinned_counterexample(cfg, KUBELET, PINNED_NODE_NAME_TRACE);
 }
 
 const PINNED_EXPECTATIONS_TRACE: &[&str] = &[

@@ -8,7 +8,7 @@ mod server;
 
 use client::informer::{self, Change};
 use client::{Client, ListOptions};
-use podcore::controller::kubelet::{node_object, refresh_node_status, renewed_lease, stop_all, sync_pod, KubeletOptions, NodeFacts, RuntimeAction};
+use podcore::controller::kubelet::{node_object, orphan_actions, refresh_node_status, renewed_lease, sync_pod, KubeletOptions, NodeFacts, RuntimeAction};
 use podcore::controller::nodelifecycle::NODE_LEASE_NAMESPACE;
 use podcore::effect::DeleteRequest;
 use podcore::object::{Kind, Object};
@@ -224,8 +224,7 @@ async fn sync_all<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig,
         if seen.contains(uid) {
             continue;
         }
-        let mut actions = stop_all(obs, 0);
-        actions.push(RuntimeAction::RemovePod);
+        let actions = orphan_actions(obs);
         let ghost = podcore::controller::simruntime::SimNode::ghost(r);
         log(&cfg.node_name, &format!("removing pod {}/{} that is no longer bound here", r.namespace, r.name));
         execute(runtime, &ghost, &actions, &cfg.node_name).await;

@@ -449,3 +449,12 @@ pub fn renewed_lease(cur: Option<&Lease>, node: &str, node_uid: &str, duration_s
         }
     }
 }
+
+/// What to do with a pod the runtime holds but the API no longer binds to
+/// this node (deleted, or force-deleted while the kubelet was away): stop
+/// everything at once, then remove it.
+pub fn orphan_actions(obs: &PodObservation) -> Vec<RuntimeAction> {
+    let mut actions = stop_all(obs, 0);
+    actions.push(RuntimeAction::RemovePod);
+    actions
+}

@@ -15,7 +15,7 @@ for t in $targets; do
   [ -d "fuzz/seeds/$t" ] && dirs+=("fuzz/seeds/$t")
   echo "== fuzzing $t for ${SECS}s"
   cargo fuzz run "$t" "${dirs[@]}" -- -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
-    | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE)|ERROR|panicked|SUMMARY|artifact" || true
+    | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+[[:space:]]+DONE)|ERROR|panicked|SUMMARY|artifact" || true
   # cargo fuzz exits non-zero on a crash; pipefail is off for grep's sake, so check artifacts.
   if ls "fuzz/artifacts/$t"/* >/dev/null 2>&1; then
     echo "fuzz target $t found a failure:"; ls "fuzz/artifacts/$t"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Stops what ci/up.sh started (the data directory is kept).
+# Stops what ci/up.sh started: podchain's processes, then the containerd
+# instance with every container it runs (the data directory is kept).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA=${PODCHAIN_DATA:-$PWD/podchain-data}
-[ -f "$DATA/pids" ] || { echo "nothing to stop"; exit 0; }
-while read -r pid; do
-  kill "$pid" 2>/dev/null || true
-done <"$DATA/pids"
-rm -f "$DATA/pids"
+if [ -f "$DATA/pids" ]; then
+  while read -r pid; do
+    kill "$pid" 2>/dev/null || true
+  done <"$DATA/pids"
+  rm -f "$DATA/pids"
+fi
+[ -d "$DATA/containerd" ] && bash ci/containerd.sh down "$DATA/containerd"
 echo "stopped"

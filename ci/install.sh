@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs, idempotently: Python packages now;
-# apt packages (containerd, runc, CNI plugins, etcd, protoc) join as the
-# suites that need them land.
+# Installs what podchain needs, idempotently: Debian packages (containerd,
+# runc, CNI plugins and busybox-static for the containerd runtime and its
+# images; protoc to generate the CRI client) and, unless --no-python, the
+# Python packages of the client tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PACKAGES=()
+APT_PACKAGES=(containerd runc containernetworking-plugins busybox-static protobuf-compiler iproute2)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+  echo "== apt-get install ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+if [ "${1:-}" != "--no-python" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+fi

@@ -302,6 +302,8 @@ impl Cluster {
             max_pods: self.cfg.max_pods,
             kubelet_version: "v1.32.0-podchain".into(),
             runtime_version: "sim://0.1.0".into(),
+            runtime_problem: String::new(),
+            kubelet_port: 0,
         }
     }
 

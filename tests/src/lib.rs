@@ -121,3 +121,83 @@ pub async fn wait_healthy(url: &str, timeout: Duration) {
 fn hyper_method_get() -> client::Method {
     client::Method::GET
 }
+
+/// The repository root (for ci/ scripts).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repository").to_path_buf()
+}
+
+/// Pod subnets 10.88.<index>.0/24 the tests may use (the main job uses 1).
+pub const TEST_NETWORK_INDICES: std::ops::RangeInclusive<u32> = 10..=250;
+
+/// A containerd instance of our own (its own root, state, socket, bridge and
+/// pod subnet), started with `ci/containerd.sh` and stopped on drop, with
+/// every container it ran.
+pub struct Containerd {
+    pub dir: PathBuf,
+    pub sock: String,
+    pub index: u32,
+    _lock: std::fs::File,
+}
+
+impl Containerd {
+    pub fn start(dir: &Path) -> Containerd {
+        // Each instance needs a bridge and subnet no other running test uses:
+        // hold a lock file per network index for the instance's life.
+        let locks = Path::new("/run/podchain-test");
+        std::fs::create_dir_all(locks).expect("creating /run/podchain-test (the containerd tests run as root)");
+        let (index, lock) = TEST_NETWORK_INDICES
+            .clone()
+            .find_map(|i| {
+                let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(locks.join(format!("net-{i}.lock"))).ok()?;
+                f.try_lock().ok()?;
+                Some((i, f))
+            })
+            .expect("a free test network index");
+        let out = Command::new("bash").arg(repo_root().join("ci/containerd.sh")).arg("up").arg(dir).arg(index.to_string()).stderr(Stdio::inherit()).output().expect("running ci/containerd.sh");
+        assert!(out.status.success(), "ci/containerd.sh up {} {index} failed (see {}/containerd.log)", dir.display(), dir.display());
+        let sock = String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default().to_string();
+        assert!(sock.ends_with(".sock"), "ci/containerd.sh printed no socket: {sock:?}");
+        Containerd { dir: dir.to_path_buf(), sock, index, _lock: lock }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("unix://{}", self.sock)
+    }
+
+    /// `ctr -n k8s.io containers ls`: (id, image) of every container, sandboxes included.
+    pub fn containers(&self) -> Vec<(String, String)> {
+        let out = Command::new("ctr").args(["--address", &self.sock, "-n", "k8s.io", "containers", "ls"]).output().expect("running ctr");
+        assert!(out.status.success(), "ctr containers ls: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                Some((w.next()?.to_string(), w.next()?.to_string()))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(repo_root().join("ci/containerd.sh")).arg("down").arg(&self.dir).status();
+    }
+}
+
+/// One HTTP/1.0 GET to `addr` (a pod IP and port); the response body.
+pub fn http_get(addr: &str, path: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let sa: std::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let mut s = std::net::TcpStream::connect_timeout(&sa, Duration::from_secs(2)).map_err(|e| format!("connecting to {addr}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).map_err(|e| e.to_string())?;
+    let (head, body) = resp.split_once("\r\n\r\n").ok_or_else(|| format!("no HTTP response from {addr}: {resp:?}"))?;
+    if !head.starts_with("HTTP/1.") || !head.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+        return Err(format!("{addr}{path}: {}", head.lines().next().unwrap_or_default()));
+    }
+    Ok(body.to_string())
+}

@@ -159,10 +159,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
                 Ok(object_response(StatusCode::OK, &obj, wants_table))
             }
             "scale" => Ok(json_response(StatusCode::OK, &scale_value(&ctx.registry.scale(kind, &t.namespace, &t.name)?))),
-            "log" => Err(ApiError::bad_request(format!(
-                "pods/log: pod {:?} runs on a simulated node, which keeps no container logs (logs are served by kubelets with --runtime cri)",
-                t.name
-            ))),
+            "log" => pod_log(ctx, &t.namespace, &t.name, &q).await,
             _ => Err(not_found_path(&path)),
         },
         Method::POST => {
@@ -446,6 +443,75 @@ fn list(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, wants
     }
     let items: Vec<Value> = out.iter().map(|o| o.to_value()).collect();
     Ok(json_response(StatusCode::OK, &json!({"kind": format!("{}List", kind.info().kind_name), "apiVersion": kind.api_version(), "metadata": md, "items": items})))
+}
+
+/// Longest wait for a kubelet to answer a log request (the stream itself may run on).
+pub const KUBELET_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Query parameters of pods/log passed on to the kubelet.
+const LOG_PARAMS: &[&str] = &["follow", "tailLines", "timestamps", "previous", "limitBytes"];
+
+/// `pods/log`: finds the pod's node and its kubelet's endpoint, and streams
+/// the kubelet's `/containerLogs` answer through.
+async fn pod_log(ctx: &Ctx, ns: &str, name: &str, q: &HashMap<String, String>) -> Result<Response<RespBody>, ApiError> {
+    let pod = ctx.registry.get(Kind::Pod, ns, name)?;
+    let pod = pod.as_pod().ok_or_else(|| ApiError::internal("not a pod"))?;
+    let container = match q.get("container").filter(|c| !c.is_empty()) {
+        Some(c) if pod.spec.containers.iter().any(|x| &x.name == c) => c.clone(),
+        Some(c) => return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}"))),
+        None => match pod.spec.containers.as_slice() {
+            [only] => only.name.clone(),
+            all => {
+                let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
+                return Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", names.join(" "))));
+            }
+        },
+    };
+    if pod.spec.node_name.is_empty() {
+        return Err(ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: the pod is not scheduled yet")));
+    }
+    let node = ctx.registry.get(Kind::Node, "", &pod.spec.node_name)?;
+    let node = node.as_node().ok_or_else(|| ApiError::internal("not a node"))?;
+    let ip = node.status.addresses.iter().find(|a| a.type_ == "InternalIP").map(|a| a.address.clone());
+    let port = node.status.extra.0.get("daemonEndpoints").and_then(|d| d.pointer("/kubeletEndpoint/Port")).and_then(|p| p.as_u64()).filter(|p| *p > 0 && *p <= 65535);
+    let (Some(ip), Some(port)) = (ip, port) else {
+        return Err(ApiError::bad_request(format!("node {:?} publishes no kubelet endpoint (InternalIP and daemonEndpoints.kubeletEndpoint.Port)", pod.spec.node_name)));
+    };
+    let host = if ip.contains(':') { format!("[{ip}]") } else { ip };
+    let query = {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for k in LOG_PARAMS {
+            if let Some(v) = q.get(*k) {
+                query.append_pair(k, v);
+            }
+        }
+        query.finish()
+    };
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let url = format!("http://{host}:{port}/containerLogs/{}/{}/{}?{}", enc(ns), enc(name), enc(&container), query);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let uri: hyper::Uri = url.parse().map_err(|e| ApiError::internal(format!("kubelet URL {url:?}: {e}")))?;
+    let resp = tokio::time::timeout(KUBELET_CONNECT_TIMEOUT, client.get(uri))
+        .await
+        .map_err(|_| ApiError::new(503, "ServiceUnavailable", format!("the kubelet of node {:?} did not answer within {KUBELET_CONNECT_TIMEOUT:?}", pod.spec.node_name)))?
+        .map_err(|e| ApiError::new(503, "ServiceUnavailable", format!("reaching the kubelet of node {:?}: {e}", pod.spec.node_name)))?;
+    if resp.status() != StatusCode::OK {
+        let code = resp.status();
+        let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let msg = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from)).unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        return Err(if code == StatusCode::BAD_REQUEST { ApiError::bad_request(msg) } else { ApiError::new(503, "ServiceUnavailable", format!("kubelet answered {code}: {msg}")) });
+    }
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    let mut body = resp.into_body();
+    tokio::spawn(async move {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                if tx.send(data).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Response::builder().status(StatusCode::OK).header("Content-Type", "text/plain").header("Transfer-Encoding", "chunked").body(ChannelBody { rx }.boxed()).expect("valid response"))
 }
 
 /// A response body fed by a channel: one frame per watch event.

@@ -3,6 +3,7 @@
 //! Also serves a small HTTP API (health, the runtime's view, and for the
 //! simulated runtime a hook that makes a container exit).
 
+pub mod cri;
 pub mod runtime;
 mod server;
 
@@ -34,6 +35,8 @@ pub struct KubeletConfig {
     pub lease_duration_seconds: i32,
     pub lease_renew_interval: Duration,
     pub node_status_interval: Duration,
+    /// How often the runtime's own status (RuntimeReady, NetworkReady) is checked.
+    pub runtime_status_interval: Duration,
     /// The runtime is relisted at least this often (upstream's PLEG relist period).
     pub sync_interval: Duration,
     pub listen: SocketAddr,
@@ -50,6 +53,7 @@ impl KubeletConfig {
             lease_duration_seconds: 40,
             lease_renew_interval: Duration::from_secs(10),
             node_status_interval: Duration::from_secs(60),
+            runtime_status_interval: Duration::from_secs(5),
             sync_interval: Duration::from_secs(1),
             listen: "127.0.0.1:10250".parse().unwrap(),
         }
@@ -60,7 +64,7 @@ fn log(node: &str, msg: &str) {
     eprintln!("{} kubelet[{node}]: {msg}", wall_now().to_rfc3339());
 }
 
-fn facts<R: Runtime>(cfg: &KubeletConfig, runtime: &R) -> NodeFacts {
+fn facts<R: Runtime>(cfg: &KubeletConfig, runtime: &R, runtime_problem: String) -> NodeFacts {
     NodeFacts {
         name: cfg.node_name.clone(),
         host_ip: cfg.host_ip.clone(),
@@ -69,12 +73,14 @@ fn facts<R: Runtime>(cfg: &KubeletConfig, runtime: &R) -> NodeFacts {
         max_pods: cfg.max_pods,
         kubelet_version: KUBELET_VERSION.into(),
         runtime_version: runtime.version(),
+        runtime_problem,
+        kubelet_port: cfg.listen.port(),
     }
 }
 
 /// Creates the Node, or marks an existing one Ready again. Returns its uid.
 async fn register<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig) -> Result<String, String> {
-    let f = facts(cfg, runtime);
+    let f = facts(cfg, runtime, runtime.status().await.err().unwrap_or_default());
     match client.create(&Object::Node(node_object(&f, wall_now()))).await {
         Ok(o) => Ok(o.meta().uid.clone()),
         Err(e) if e.code == 409 => {
@@ -101,9 +107,9 @@ async fn renew_lease(client: &Client, cfg: &KubeletConfig, node_uid: &str) -> Re
 
 /// Keeps the Ready condition's heartbeat fresh and repairs it if someone
 /// (the node lifecycle controller, after an outage) marked it otherwise.
-async fn post_node_status<R: Runtime>(client: &Client, cfg: &KubeletConfig, runtime: &R) -> Result<(), String> {
+async fn post_node_status<R: Runtime>(client: &Client, cfg: &KubeletConfig, runtime: &R, runtime_problem: String) -> Result<(), String> {
     let cur = client.get(Kind::Node, "", &cfg.node_name).await.map_err(|e| e.to_string())?;
-    let n = refresh_node_status(cur.as_node().ok_or("not a node")?, &facts(cfg, runtime), wall_now());
+    let n = refresh_node_status(cur.as_node().ok_or("not a node")?, &facts(cfg, runtime, runtime_problem), wall_now());
     client.update_status(&Object::Node(n)).await.map(|_| ()).map_err(|e| e.to_string())
 }
 
@@ -133,10 +139,25 @@ pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig
     {
         let (client, cfg, rt) = (client.clone(), cfg.clone(), runtime.clone());
         tokio::spawn(async move {
+            // The runtime's health is checked often and reported at once when it
+            // changes; otherwise the status is re-posted every node_status_interval.
+            let mut last_problem = String::new();
+            let mut last_post = tokio::time::Instant::now();
             loop {
-                tokio::time::sleep(cfg.node_status_interval).await;
-                if let Err(e) = post_node_status(&client, &cfg, rt.as_ref()).await {
-                    log(&cfg.node_name, &format!("posting node status failed: {e}"));
+                tokio::time::sleep(cfg.runtime_status_interval.min(cfg.node_status_interval)).await;
+                let problem = rt.status().await.err().unwrap_or_default();
+                if problem == last_problem && last_post.elapsed() < cfg.node_status_interval {
+                    continue;
+                }
+                if problem != last_problem {
+                    log(&cfg.node_name, &if problem.is_empty() { "container runtime is ready".to_string() } else { format!("container runtime is not ready: {problem}") });
+                }
+                match post_node_status(&client, &cfg, rt.as_ref(), problem.clone()).await {
+                    Ok(()) => {
+                        last_problem = problem;
+                        last_post = tokio::time::Instant::now();
+                    }
+                    Err(e) => log(&cfg.node_name, &format!("posting node status failed: {e}")),
                 }
             }
         });

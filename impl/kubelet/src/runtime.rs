@@ -1,7 +1,7 @@
 //! The container runtime as the kubelet sees it: observe every pod's
 //! sandbox and containers, and carry out `RuntimeAction`s. Two
 //! implementations: `SimRuntime` (no processes; thousands fit on a machine)
-//! and, with the CRI issue, containerd.
+//! and containerd over the CRI (`crate::cri`).
 
 use podcore::controller::kubelet::{PodObservation, RuntimeAction};
 pub use podcore::controller::simruntime::PodRef;
@@ -24,7 +24,23 @@ pub trait Runtime: Send + Sync + 'static {
     fn inject_exit(&self, _namespace: &str, _pod: &str, _container: &str, _code: i32) -> Result<(), String> {
         Err("this runtime runs real containers; stop them with their own means".into())
     }
+    /// Where the log of a pod's container is (`previous`: the attempt before the newest).
+    fn container_log(&self, _namespace: &str, _pod: &str, _container: &str, _previous: bool) -> impl Future<Output = Result<ContainerLog, String>> + Send {
+        async { Err("the simulated runtime runs no processes, so its containers write no logs".to_string()) }
+    }
+    /// Whether the runtime can run pods (else why not): it decides the node's Ready condition.
+    fn status(&self) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
     fn version(&self) -> String;
+}
+
+/// A container's log file (CRI format) and whether it may still grow.
+#[derive(Clone, Debug)]
+pub struct ContainerLog {
+    pub path: String,
+    pub container_id: String,
+    pub running: bool,
 }
 
 pub fn wall_now() -> Time {

@@ -159,8 +159,10 @@ Flags:
   --kubeconfig FILE                how to reach the apiserver (required)
   --runtime sim|cri                simulated containers, or containerd over CRI (default: sim)
   --listen ADDR                    the kubelet's own HTTP endpoint (default: 127.0.0.1:10250)
+  --container-runtime-endpoint E   cri only: the CRI socket (default: unix:///run/containerd/containerd.sock)
+  --pod-log-dir DIR                cri only: where container logs go (default: /var/log/pods)
   --pod-subnet A.B.C               first three octets of simulated pod IPs (default: 10.88.0)
-  --cpu Q --memory Q --max-pods N  the node's capacity (default: 4, 8Gi, 110)
+  --cpu Q --memory Q --max-pods N  the node's capacity (default: sim 4, 8Gi; cri: the host's; 110 pods)
   --lease-renew-interval-ms N      how often the node lease is renewed (default: 10000)
   --node-status-interval-ms N      how often node status is posted (default: 60000)
   --sync-interval-ms N             how often the runtime is relisted (default: 1000)
@@ -171,7 +173,7 @@ Flags:
 fn run_kubelet(argv: &[String]) -> Result<(), String> {
     let a = Args::parse(
         argv,
-        &["node", "kubeconfig", "runtime", "listen", "pod-subnet", "cpu", "memory", "max-pods", "lease-renew-interval-ms", "node-status-interval-ms", "sync-interval-ms", "count"],
+        &["node", "kubeconfig", "runtime", "container-runtime-endpoint", "pod-log-dir", "listen", "pod-subnet", "cpu", "memory", "max-pods", "lease-renew-interval-ms", "node-status-interval-ms", "sync-interval-ms", "count"],
         KUBELET_HELP,
     )?;
     let node = a.opt("node").ok_or_else(|| format!("--node is required\n\n{KUBELET_HELP}"))?;
@@ -180,6 +182,12 @@ fn run_kubelet(argv: &[String]) -> Result<(), String> {
     let client = client::Client::from_kubeconfig(std::path::Path::new(&kc), &format!("podchain-kubelet/{node}"))?;
     let mut cfg = kubelet::KubeletConfig::new(&node);
     cfg.listen = a.str("listen", "127.0.0.1:10250").parse().map_err(|e| format!("--listen: {e}"))?;
+    let runtime_kind = a.str("runtime", "sim");
+    if runtime_kind == "cri" {
+        let (cpu, memory) = host_capacity();
+        cfg.cpu = cpu;
+        cfg.memory = memory;
+    }
     cfg.cpu = a.str("cpu", &cfg.cpu);
     cfg.memory = a.str("memory", &cfg.memory);
     for (flag, q) in [("cpu", &cfg.cpu), ("memory", &cfg.memory)] {
@@ -190,7 +198,8 @@ fn run_kubelet(argv: &[String]) -> Result<(), String> {
     cfg.node_status_interval = std::time::Duration::from_millis(a.num("node-status-interval-ms", 60_000u64)?);
     cfg.sync_interval = std::time::Duration::from_millis(a.num("sync-interval-ms", 1_000u64)?);
     let count: u32 = a.num("count", 1u32)?;
-    match a.str("runtime", "sim").as_str() {
+    match runtime_kind.as_str() {
+        "cri" if count > 1 => Err("--count: only the simulated runtime runs several nodes in one process".into()),
         "sim" if count > 1 => {
             // Many simulated nodes in one process, like kwok: one task each.
             runtime()?.block_on(async move {
@@ -212,9 +221,26 @@ fn run_kubelet(argv: &[String]) -> Result<(), String> {
             let rt = std::sync::Arc::new(kubelet::runtime::SimRuntime::new(&a.str("pod-subnet", "10.88.0")));
             runtime()?.block_on(kubelet::run(client, rt, cfg))
         }
-        "cri" => Err("--runtime cri: the containerd runtime is not built yet (see the open CRI issue); use --runtime sim".into()),
+        "cri" => {
+            let endpoint = a.str("container-runtime-endpoint", cri::DEFAULT_ENDPOINT);
+            let log_dir = a.str("pod-log-dir", kubelet::cri::DEFAULT_POD_LOG_DIR);
+            runtime()?.block_on(async move {
+                let rt = std::sync::Arc::new(kubelet::cri::CriRuntime::connect(&endpoint, &node, &log_dir).await?);
+                kubelet::run(client, rt, cfg).await
+            })
+        }
         other => Err(format!("--runtime: expected sim or cri, got {other:?}")),
     }
+}
+
+/// The host's cpu count and memory, as the node's capacity.
+fn host_capacity() -> (String, String) {
+    let cpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string();
+    let mem_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .unwrap_or(0);
+    (cpu, format!("{mem_kib}Ki"))
 }
 
 const APPLY_HELP: &str = "podchain apply: create or update the objects in a YAML (multi-document) or JSON file.

@@ -13,6 +13,10 @@ pub const CRASH_BACKOFF_INITIAL_MS: i64 = 10_000;
 pub const CRASH_BACKOFF_MAX_MS: i64 = 300_000;
 /// A container that ran this long before exiting starts over at the first delay.
 pub const CRASH_BACKOFF_RESET_MS: i64 = 600_000;
+/// First delay before retrying a container that could not be started (an
+/// image pull that failed, a create the runtime refused); doubles per failure
+/// up to `CRASH_BACKOFF_MAX_MS` (upstream's image back-off: 10 s to 5 min).
+pub const START_BACKOFF_INITIAL_MS: i64 = 10_000;
 
 /// What the runtime reports about one pod.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -20,6 +24,39 @@ pub struct PodObservation {
     pub sandbox: Option<SandboxObservation>,
     /// Every container record the runtime still has for the pod, any attempt.
     pub containers: Vec<ContainerObservation>,
+    /// Containers whose last start failed before they ran (by name), e.g. an
+    /// image that could not be pulled. The simulated runtime never fails.
+    pub start_failures: std::collections::BTreeMap<String, StartFailure>,
+}
+
+/// Why a container could not be started, and since when.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StartFailure {
+    /// Upstream's waiting reasons: ErrImagePull, ErrImageNeverPull,
+    /// CreateContainerError, RunContainerError.
+    pub reason: String,
+    pub message: String,
+    pub at: Time,
+    /// Failures in a row (1 for the first).
+    pub count: u32,
+}
+
+pub fn start_backoff_ms(failures: u32) -> i64 {
+    let shift = failures.saturating_sub(1).min(16);
+    (START_BACKOFF_INITIAL_MS << shift).min(CRASH_BACKOFF_MAX_MS)
+}
+
+/// The waiting state for a container whose start failed, and whether it may
+/// be tried again now (else: after how long).
+fn failed_start(f: &StartFailure, now: Time) -> (ContainerStateWaiting, Result<(), i64>) {
+    let ready_at = f.at.plus_ms(start_backoff_ms(f.count));
+    let retry = if now >= ready_at { Ok(()) } else { Err(ready_at.ms_since(now).max(1)) };
+    // Upstream reports the error itself right after it happens, then the back-off.
+    let reason = match (&retry, f.reason.as_str()) {
+        (Err(_), "ErrImagePull") if now.ms_since(f.at) > 0 => "ImagePullBackOff".to_string(),
+        _ => f.reason.clone(),
+    };
+    (ContainerStateWaiting { reason, message: f.message.clone() }, retry)
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -104,18 +141,24 @@ fn running_anything(obs: &PodObservation) -> bool {
     obs.containers.iter().any(|c| matches!(c.state, ContainerRun::Running { .. }))
 }
 
-/// Stops everything of a pod the kubelet should not run (deleted, or not ours).
+/// Stops everything of a pod the kubelet should not run (deleted, or not
+/// ours): first its running containers, each with the grace period; the
+/// sandbox only once none of them runs, so that stopping the sandbox never
+/// cuts a container's grace period short.
 pub fn stop_all(obs: &PodObservation, grace_period_seconds: i64) -> Vec<RuntimeAction> {
-    let mut actions: Vec<RuntimeAction> = obs
+    let actions: Vec<RuntimeAction> = obs
         .containers
         .iter()
         .filter(|c| matches!(c.state, ContainerRun::Running { .. }))
         .map(|c| RuntimeAction::KillContainer { name: c.name.clone(), id: c.id.clone(), grace_period_seconds })
         .collect();
-    if let Some(sb) = obs.sandbox.as_ref().filter(|s| s.ready) {
-        actions.push(RuntimeAction::StopSandbox { id: sb.id.clone() });
+    if !actions.is_empty() {
+        return actions;
     }
-    actions
+    match obs.sandbox.as_ref().filter(|s| s.ready) {
+        Some(sb) => vec![RuntimeAction::StopSandbox { id: sb.id.clone() }],
+        None => vec![],
+    }
 }
 
 /// One sync of one pod.
@@ -164,10 +207,23 @@ pub fn sync_pod(now: Time, node_name: &str, host_ip: &str, pod: &Pod, obs: &PodO
         match cur {
             None => {
                 n_waiting_first += 1;
-                cs.state.waiting = Some(ContainerStateWaiting { reason: "ContainerCreating".into(), message: String::new() });
                 cs.started = Some(false);
-                if sandbox_ready {
-                    out.actions.push(RuntimeAction::StartContainer { name: c.name.clone(), attempt: 0 });
+                match obs.start_failures.get(&c.name) {
+                    Some(f) => {
+                        let (waiting, retry) = failed_start(f, now);
+                        cs.state.waiting = Some(waiting);
+                        match retry {
+                            Ok(()) if sandbox_ready => out.actions.push(RuntimeAction::StartContainer { name: c.name.clone(), attempt: 0 }),
+                            Ok(()) => {}
+                            Err(wait) => out.requeue_after_ms = Some(out.requeue_after_ms.map_or(wait, |w: i64| w.min(wait))),
+                        }
+                    }
+                    None => {
+                        cs.state.waiting = Some(ContainerStateWaiting { reason: "ContainerCreating".into(), message: String::new() });
+                        if sandbox_ready {
+                            out.actions.push(RuntimeAction::StartContainer { name: c.name.clone(), attempt: 0 });
+                        }
+                    }
                 }
             }
             Some(rec) => {
@@ -196,7 +252,16 @@ pub fn sync_pod(now: Time, node_name: &str, host_ip: &str, pod: &Pod, obs: &PodO
                             let delay = if ran_ms >= CRASH_BACKOFF_RESET_MS { CRASH_BACKOFF_INITIAL_MS } else { backoff_ms(rec.attempt) };
                             let ready_at = finished_at.plus_ms(delay);
                             cs.last_state = terminated_state(rec);
-                            if now >= ready_at && sandbox_ready {
+                            if let Some(f) = obs.start_failures.get(&c.name) {
+                                // The restart itself failed to start: its own back-off.
+                                let (waiting, retry) = failed_start(f, now);
+                                cs.state.waiting = Some(waiting);
+                                match retry {
+                                    Ok(()) if sandbox_ready => out.actions.push(RuntimeAction::StartContainer { name: c.name.clone(), attempt: rec.attempt + 1 }),
+                                    Ok(()) => {}
+                                    Err(wait) => out.requeue_after_ms = Some(out.requeue_after_ms.map_or(wait, |w: i64| w.min(wait))),
+                                }
+                            } else if now >= ready_at && sandbox_ready {
                                 out.actions.push(RuntimeAction::StartContainer { name: c.name.clone(), attempt: rec.attempt + 1 });
                                 cs.state.waiting = Some(ContainerStateWaiting { reason: "ContainerCreating".into(), message: String::new() });
                             } else {
@@ -306,7 +371,7 @@ mod tests {
         let p = pod("Always");
         let out = sync_pod(Time(0), "n1", "1.2.3.4", &p, &PodObservation::default(), KubeletOptions::default());
         assert_eq!(out.actions, vec![RuntimeAction::RunSandbox]);
-        let obs = PodObservation { sandbox: ready_sandbox(), containers: vec![] };
+        let obs = PodObservation { sandbox: ready_sandbox(), containers: vec![], ..Default::default() };
         let out = sync_pod(Time(0), "n1", "1.2.3.4", &p, &obs, KubeletOptions::default());
         assert_eq!(out.actions, vec![RuntimeAction::StartContainer { name: "c".into(), attempt: 0 }]);
     }
@@ -314,7 +379,7 @@ mod tests {
     #[test]
     fn crash_loop_backs_off_and_doubles() {
         let p = pod("Always");
-        let obs = PodObservation { sandbox: ready_sandbox(), containers: vec![exited(0, 1, 100_000)] };
+        let obs = PodObservation { sandbox: ready_sandbox(), containers: vec![exited(0, 1, 100_000)], ..Default::default() };
         let early = sync_pod(Time(105_000), "n1", "", &p, &obs, KubeletOptions::default());
         assert!(early.actions.is_empty());
         assert_eq!(early.requeue_after_ms, Some(5_000));
@@ -329,11 +394,40 @@ mod tests {
     #[test]
     fn never_policy_fails_the_pod() {
         let p = pod("Never");
-        let obs = PodObservation { sandbox: ready_sandbox(), containers: vec![exited(0, 1, 1000)] };
+        let obs = PodObservation { sandbox: ready_sandbox(), containers: vec![exited(0, 1, 1000)], ..Default::default() };
         let out = sync_pod(Time(2000), "n1", "", &p, &obs, KubeletOptions::default());
         let st = out.status.unwrap();
         assert_eq!(st.phase, "Failed");
         assert_eq!(st.container_statuses[0].state.terminated.as_ref().unwrap().exit_code, 1);
+    }
+
+    #[test]
+    fn failed_image_pulls_back_off_and_say_so() {
+        let p = pod("Always");
+        let mut obs = PodObservation { sandbox: ready_sandbox(), ..Default::default() };
+        obs.start_failures.insert("c".into(), StartFailure { reason: "ErrImagePull".into(), message: "no such image".into(), at: Time(100_000), count: 2 });
+        // Right after the failure: the error itself; then the back-off (20 s for the 2nd failure).
+        let now = sync_pod(Time(100_000), "n1", "", &p, &obs, KubeletOptions::default());
+        assert_eq!(now.status.unwrap().container_statuses[0].state.waiting.as_ref().unwrap().reason, "ErrImagePull");
+        let later = sync_pod(Time(105_000), "n1", "", &p, &obs, KubeletOptions::default());
+        assert!(later.actions.is_empty());
+        assert_eq!(later.requeue_after_ms, Some(15_000));
+        let st = later.status.unwrap();
+        assert_eq!(st.container_statuses[0].state.waiting.as_ref().unwrap().reason, "ImagePullBackOff");
+        assert_eq!(st.phase, "Pending");
+        let retry = sync_pod(Time(120_000), "n1", "", &p, &obs, KubeletOptions::default());
+        assert_eq!(retry.actions, vec![RuntimeAction::StartContainer { name: "c".into(), attempt: 0 }]);
+        assert_eq!(start_backoff_ms(1), START_BACKOFF_INITIAL_MS);
+        assert_eq!(start_backoff_ms(30), CRASH_BACKOFF_MAX_MS);
+    }
+
+    #[test]
+    fn the_sandbox_stops_only_after_its_containers() {
+        let running = ContainerObservation { name: "c".into(), id: "c0".into(), attempt: 0, image_id: String::new(), state: ContainerRun::Running { started_at: Time(0) } };
+        let obs = PodObservation { sandbox: ready_sandbox(), containers: vec![running], ..Default::default() };
+        assert_eq!(stop_all(&obs, 30), vec![RuntimeAction::KillContainer { name: "c".into(), id: "c0".into(), grace_period_seconds: 30 }]);
+        let stopped = PodObservation { sandbox: ready_sandbox(), containers: vec![exited(0, 143, 1000)], ..Default::default() };
+        assert_eq!(stop_all(&stopped, 30), vec![RuntimeAction::StopSandbox { id: "sb".into() }]);
     }
 
     #[test]
@@ -354,9 +448,18 @@ pub struct NodeFacts {
     pub max_pods: u32,
     pub kubelet_version: String,
     pub runtime_version: String,
+    /// Empty while the container runtime is ready; otherwise why it is not,
+    /// which makes the node NotReady.
+    pub runtime_problem: String,
+    /// The port of the kubelet's own API (logs), published in the Node status.
+    pub kubelet_port: u16,
 }
 
 pub fn node_conditions(now: Time) -> Vec<NodeCondition> {
+    node_conditions_with(now, "")
+}
+
+pub fn node_conditions_with(now: Time, runtime_problem: &str) -> Vec<NodeCondition> {
     let now = now.truncate_to_secs();
     let c = |t: &str, s: &str, reason: &str, msg: &str| NodeCondition {
         type_: t.into(),
@@ -370,7 +473,11 @@ pub fn node_conditions(now: Time) -> Vec<NodeCondition> {
         c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
         c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
         c("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        c("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+        if runtime_problem.is_empty() {
+            c("Ready", "True", "KubeletReady", "kubelet is posting ready status")
+        } else {
+            c("Ready", "False", "KubeletNotReady", &format!("container runtime is not ready: {runtime_problem}"))
+        },
     ]
 }
 
@@ -387,7 +494,10 @@ pub fn node_object(f: &NodeFacts, now: Time) -> Node {
     res.insert("pods".into(), f.max_pods.to_string().as_str().into());
     n.status.capacity = res.clone();
     n.status.allocatable = res;
-    n.status.conditions = node_conditions(now);
+    n.status.conditions = node_conditions_with(now, &f.runtime_problem);
+    if f.kubelet_port != 0 {
+        n.status.extra.0.insert("daemonEndpoints".into(), serde_json::json!({"kubeletEndpoint": {"Port": f.kubelet_port}}));
+    }
     n.status.addresses = vec![NodeAddress { type_: "InternalIP".into(), address: f.host_ip.clone() }, NodeAddress { type_: "Hostname".into(), address: f.name.clone() }];
     n.status.node_info = Some(NodeSystemInfo {
         kubelet_version: f.kubelet_version.clone(),
@@ -410,6 +520,9 @@ pub fn refresh_node_status(cur: &Node, f: &NodeFacts, now: Time) -> Node {
     n.status.allocatable = fresh.status.allocatable;
     n.status.addresses = fresh.status.addresses;
     n.status.node_info = fresh.status.node_info;
+    if let Some(d) = fresh.status.extra.0.get("daemonEndpoints") {
+        n.status.extra.0.insert("daemonEndpoints".into(), d.clone());
+    }
     for f in fresh.status.conditions {
         match n.status.conditions.iter_mut().find(|c| c.type_ == f.type_) {
             Some(c) => {

@@ -7,6 +7,7 @@ pub mod gc;
 pub mod kubelet;
 pub mod nodelifecycle;
 pub mod replicaset;
+pub mod runtimespec;
 pub mod scheduler;
 pub mod simruntime;
 

@@ -163,7 +163,8 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
             _ => Err(not_found_path(&path)),
         },
         Method::POST => {
-            let (body, warnings) = read_body(req, &content_type, &q).await?;
+            let schema_kind = if t.sub.is_empty() { Some(kind) } else { None };
+            let (body, warnings) = read_body(req, &content_type, &q, schema_kind).await?;
             let reg = ctx.registry.clone();
             let ns = t.namespace.clone();
             match t.sub.as_str() {
@@ -185,7 +186,8 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
             if t.name.is_empty() {
                 return Err(ApiError::method_not_allowed("PUT needs an object name in the URL"));
             }
-            let (body, warnings) = read_body(req, &content_type, &q).await?;
+            let schema_kind = if t.sub.is_empty() || t.sub == "status" { Some(kind) } else { None };
+            let (body, warnings) = read_body(req, &content_type, &q, schema_kind).await?;
             let reg = ctx.registry.clone();
             let (ns, name) = (t.namespace.clone(), t.name.clone());
             match t.sub.as_str() {
@@ -218,8 +220,12 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
                     )))
                 }
             };
+            let validation = field_validation(&q)?.to_string();
             let body = read_body_bytes(req).await?;
             let body: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?;
+            // Merge and strategic patches have the object's shape: check their fields.
+            let unknown = if patch_type != PatchType::Json && (t.sub.is_empty() || t.sub == "status") { podcore::schema::unknown_fields(kind, &body) } else { vec![] };
+            let warnings = field_problems(&validation, &[], &unknown)?;
             let reg = ctx.registry.clone();
             let (ns, name) = (t.namespace.clone(), t.name.clone());
             match t.sub.as_str() {
@@ -236,7 +242,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
                 sub @ ("" | "status") => {
                     let target = if sub == "status" { UpdateTarget::Status } else { UpdateTarget::Main };
                     let out = blocking(move || reg.patch(kind, &ns, &name, patch_type, &body, target)).await?;
-                    Ok(object_response(StatusCode::OK, &out, false))
+                    Ok(with_warnings(object_response(StatusCode::OK, &out, false), &warnings))
                 }
                 _ => Err(ApiError::method_not_allowed(format!("PATCH is not supported on {path}"))),
             }
@@ -346,22 +352,36 @@ async fn read_body_bytes(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     }
 }
 
-/// Reads and decodes a body. Duplicate fields are an error under
-/// `fieldValidation=Strict`, a warning under `Warn` (the default), and
-/// silent under `Ignore`, as upstream.
-async fn read_body(req: Request<Incoming>, content_type: &str, q: &HashMap<String, String>) -> Result<(Value, Vec<String>), ApiError> {
-    let validation = q.get("fieldValidation").map(String::as_str).unwrap_or("Warn");
-    if !["Strict", "Warn", "Ignore"].contains(&validation) {
-        return Err(ApiError::bad_request(format!("fieldValidation: must be one of Strict, Warn, Ignore; got {validation:?}")));
+/// The `fieldValidation` query parameter: Warn (the default), Strict or Ignore.
+fn field_validation(q: &HashMap<String, String>) -> Result<&str, ApiError> {
+    let v = q.get("fieldValidation").map(String::as_str).unwrap_or("Warn");
+    if ["Strict", "Warn", "Ignore"].contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::bad_request(format!("fieldValidation: must be one of Strict, Warn, Ignore; got {v:?}")))
     }
-    let bytes = read_body_bytes(req).await?;
-    let d = crate::decode::decode_checked(content_type, &bytes)?;
-    let problems: Vec<String> = d.duplicates.iter().map(|p| format!("duplicate field {p:?}")).collect();
+}
+
+/// Duplicate and unknown fields, as upstream treats them: an error under
+/// `fieldValidation=Strict`, warnings under `Warn`, nothing under `Ignore`.
+fn field_problems(validation: &str, duplicates: &[String], unknown: &[String]) -> Result<Vec<String>, ApiError> {
+    let problems: Vec<String> = duplicates.iter().map(|p| format!("duplicate field {p:?}")).chain(unknown.iter().map(|p| format!("unknown field {p:?}"))).collect();
     match validation {
         "Strict" if !problems.is_empty() => Err(ApiError::bad_request(format!("strict decoding error: {}", problems.join(", ")))),
-        "Ignore" => Ok((d.value, vec![])),
-        _ => Ok((d.value, problems)),
+        "Ignore" => Ok(vec![]),
+        _ => Ok(problems),
     }
+}
+
+/// Reads and decodes a body, checking its fields against `schema_kind`'s
+/// (when the body is an object of that kind) under `fieldValidation`.
+async fn read_body(req: Request<Incoming>, content_type: &str, q: &HashMap<String, String>, schema_kind: Option<Kind>) -> Result<(Value, Vec<String>), ApiError> {
+    let validation = field_validation(q)?;
+    let bytes = read_body_bytes(req).await?;
+    let d = crate::decode::decode_checked(content_type, &bytes)?;
+    let unknown = schema_kind.map(|k| podcore::schema::unknown_fields(k, &d.value)).unwrap_or_default();
+    let warnings = field_problems(validation, &d.duplicates, &unknown)?;
+    Ok((d.value, warnings))
 }
 
 /// Adds `Warning: 299 - "..."` headers, which kubectl and client-go print.

@@ -217,3 +217,41 @@ async fn json_patch_and_scale_subresource() {
     let e = c.request(Method::PATCH, "/apis/apps/v1/namespaces/default/deployments/d", Some((b"{}".to_vec(), "application/apply-patch+yaml"))).await.unwrap_err();
     assert_eq!(e.code, 415);
 }
+
+/// One raw HTTP/1.1 request; the status line and headers, and the body.
+async fn raw(c: &Client, method: &str, path: &str, content_type: &str, body: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = c.base().trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
+
+#[tokio::test]
+async fn unknown_fields_warn_by_default_fail_under_strict_and_are_silent_under_ignore() {
+    let c = start(100).await;
+    let body = |name: &str| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"nodeNme": "x", "volumes": [{"name": "v", "emptyDir": {}}], "containers": [{"name": "c", "image": "i", "imagePullPolicyy": "Never"}]}}).to_string();
+    // Warn (the default): created, with one Warning header per field.
+    let (head, _) = raw(&c, "POST", PODS, "application/json", &body("warned")).await;
+    assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    assert!(head.contains(r#"unknown field \"spec.nodeNme\""#), "{head}");
+    assert!(head.contains(r#"unknown field \"spec.containers[0].imagePullPolicyy\""#), "{head}");
+    assert!(!head.contains("volumes"), "fields podchain carries without modelling are known: {head}");
+    // Strict: 400 naming every path; nothing stored.
+    let (head, resp) = raw(&c, "POST", &format!("{PODS}?fieldValidation=Strict"), "application/json", &body("strict")).await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert!(resp.contains("spec.nodeNme") && resp.contains("spec.containers[0].imagePullPolicyy"), "{resp}");
+    assert_eq!(c.get(Kind::Pod, "default", "strict").await.unwrap_err().code, 404);
+    // Ignore: created, no warning.
+    let (head, _) = raw(&c, "POST", &format!("{PODS}?fieldValidation=Ignore"), "application/json", &body("ignored")).await;
+    assert!(head.starts_with("HTTP/1.1 201") && !head.to_lowercase().contains("warning"), "{head}");
+    // Merge patches are checked too: a warning by default, 400 under Strict.
+    let (head, _) = raw(&c, "PATCH", &format!("{PODS}/warned"), "application/merge-patch+json", r#"{"metadata":{"labelz":{"a":"b"}}}"#).await;
+    assert!(head.starts_with("HTTP/1.1 200") && head.contains("metadata.labelz"), "{head}");
+    let (head, _) = raw(&c, "PATCH", &format!("{PODS}/warned?fieldValidation=Strict"), "application/strategic-merge-patch+json", r#"{"spec":{"containers":[{"name":"c","imag":"j"}]}}"#).await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+}

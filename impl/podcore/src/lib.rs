@@ -20,6 +20,7 @@ pub mod object;
 pub mod patch;
 pub mod podutil;
 pub mod quantity;
+pub mod schema;
 pub mod status;
 pub mod time;
 pub mod types;

@@ -513,6 +513,43 @@ fn pods_keys(o: &Objects) -> impl Iterator<Item = &String> {
 /// verdict and, for a violation, the counterexample as numbered steps.
 /// Returns false if a safety property was violated.
 pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
+    let safety = run_safety(cfg.clone(), threads, max_states);
+    let started = std::time::Instant::now();
+    eprintln!("liveness: building the whole reachable graph (one thread)...");
+    let r = check_liveness(cfg, max_states);
+    let secs = started.elapsed().as_secs_f64();
+    let head = format!("{} states, {} fault-free edges, {} goal states, {} non-goal cycles (all unfair), {secs:.1}s", r.states, r.fault_free_edges, r.goal_states, r.non_goal_cycles);
+    use crate::liveness::Verdict;
+    let live = match r.verdict {
+        Verdict::Holds => {
+            println!("  ✓ once faults stop, every weakly fair execution converges and stays converged ({head})");
+            true
+        }
+        Verdict::TooLarge => {
+            println!("  ? liveness not checked: more than --max-states states");
+            true
+        }
+        Verdict::Deadlock { path } | Verdict::Unstable { path } => {
+            println!("  ✗ liveness: stuck short of the goal, or leaving it ({head}):");
+            for (i, a) in path.iter().enumerate() {
+                println!("    {:>3}. {a}", i + 1);
+            }
+            false
+        }
+        Verdict::Livelock { path, cycle } => {
+            println!("  ✗ liveness: a fair cycle never converges ({head}); reached by:");
+            for (i, a) in path.iter().enumerate() {
+                println!("    {:>3}. {a}", i + 1);
+            }
+            println!("    then forever: {}", cycle.join(" → "));
+            false
+        }
+    };
+    safety && live
+}
+
+/// The stateright run: every safety property, with progress.
+pub fn run_safety(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
     use stateright::Checker;
     let m = PodChainModel { cfg: cfg.clone() };
     let names: Vec<&'static str> = m.properties().iter().map(|p| p.name).collect();
@@ -560,4 +597,29 @@ pub fn explore(cfg: ModelConfig, addr: &str) -> ! {
     loop {
         std::thread::park();
     }
+}
+
+/// Faults and changes of the desired state: the actions that "stop" before
+/// liveness is asked of the rest.
+pub fn is_fault(a: &Action) -> bool {
+    matches!(a, Action::Restart(_) | Action::ExitContainer(_) | Action::FailNode(_) | Action::UpdateImage | Action::Scale(_))
+}
+
+/// Weak-fairness classes: each component's step and each component's watch
+/// delivery is one class; time is one more.
+pub fn fairness_class(a: &Action) -> String {
+    match a {
+        Action::Step(c) => format!("{} steps", c.name()),
+        Action::Sync(c) => format!("{}'s watch delivers", c.name()),
+        Action::Tick => "time passes".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// "Eventually stable reconciliation": once faults stop, every weakly fair
+/// execution reaches `converged` and stays there — checked exactly on the
+/// whole reachable graph (see `liveness`).
+pub fn check_liveness(cfg: ModelConfig, max_states: usize) -> crate::liveness::Report {
+    let m = PodChainModel { cfg };
+    crate::liveness::check(&m, is_fault, fairness_class, |s: &State| m.converged(s), max_states)
 }

@@ -10,5 +10,7 @@
 
 pub mod check;
 pub mod cluster;
+pub mod liveness;
+pub mod trace;
 
 pub use cluster::{Cluster, ClusterConfig};

@@ -30,6 +30,26 @@ pub fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// Where the processes started from `log_dir` write their decision traces.
+pub fn trace_dir(log_dir: &Path) -> PathBuf {
+    let d = log_dir.join("trace");
+    std::fs::create_dir_all(&d).expect("trace dir");
+    d
+}
+
+/// Replays every decision the processes of this test recorded against the
+/// model (`model::trace`): fails at the first step the model cannot take,
+/// and unless each of `functions` was recorded at least once.
+pub fn assert_traces_valid(log_dir: &Path, functions: &[&str]) -> model::trace::Summary {
+    let dir = trace_dir(log_dir);
+    let sum = model::trace::validate_dir(&dir).unwrap_or_else(|e| panic!("trace validation: {e}"));
+    for f in functions {
+        assert!(sum.by_function.get(*f).copied().unwrap_or(0) > 0, "no {f} decision in the traces of {}: {sum:?}", dir.display());
+    }
+    eprintln!("traces valid: {} decisions in {} files ({:?}; {} torn final lines)", sum.records, sum.files, sum.by_function, sum.torn);
+    sum
+}
+
 /// A child process, killed when dropped; its output goes to `log`.
 pub struct Proc {
     pub name: String,
@@ -50,7 +70,15 @@ impl Proc {
         assert!(self.child.is_none(), "{} is still running", self.name);
         let out = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
         let err = out.try_clone().expect("log file");
-        let child = Command::new(podchain_bin()).args(&self.args).stdout(Stdio::from(out)).stderr(Stdio::from(err)).spawn().unwrap_or_else(|e| panic!("starting {}: {e}", self.name));
+        // Every component records its decisions for `assert_traces_valid`.
+        let trace_dir = trace_dir(self.log.parent().expect("log dir"));
+        let child = Command::new(podchain_bin())
+            .args(&self.args)
+            .env(client::trace::TRACE_DIR_ENV, &trace_dir)
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", self.name));
         self.child = Some(child);
     }
 

@@ -198,6 +198,7 @@ async fn a_deployment_runs_in_containerd_on_two_nodes_serves_http_logs_survives_
         if n == 0 { Ok(()) } else { Err(format!("{n} left")) }
     })
     .await;
+    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod"]);
 }
 
 fn single_pod(name: &str, image: &str, policy: &str, restart: &str, command: &[&str]) -> Object {
@@ -285,4 +286,5 @@ async fn crashing_containers_back_off_never_pods_fail_and_missing_images_are_rep
     // The runtime keeps the newest two attempts.
     let attempts: Vec<u64> = held(port).unwrap()["crasher"].1.iter().map(|(_, a)| *a).collect();
     assert_eq!(attempts, vec![1, 2], "attempts held for crasher");
+    tests::assert_traces_valid(&dir, &["sync_pod"]);
 }

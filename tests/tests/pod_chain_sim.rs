@@ -245,6 +245,7 @@ async fn the_pod_chain_over_http_with_two_simulated_nodes() {
     for p in [&k1, &k2, &server] {
         assert!(!p.log_tail().contains("panicked"), "{} panicked:\n{}", p.name, p.log_tail());
     }
+    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -290,6 +291,7 @@ async fn the_control_plane_runs_as_separate_processes() {
         if cs.restart_count == 1 && cs.state.running.is_some() { Ok(()) } else { Err(format!("{cs:?}")) }
     })
     .await;
+    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -325,5 +327,6 @@ async fn many_simulated_nodes_in_one_kubelet_process() {
         if r.len() == REPLICAS && nodes.len() == NODES { Ok(()) } else { Err(format!("{} running on {} nodes", r.len(), nodes.len())) }
     })
     .await;
+    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod"]);
     let _ = std::fs::remove_dir_all(&dir);
 }

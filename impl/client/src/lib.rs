@@ -7,6 +7,7 @@
 
 pub mod informer;
 pub mod kubeconfig;
+pub mod trace;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

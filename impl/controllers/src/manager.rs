@@ -7,6 +7,7 @@ use crate::{is_benign, log, now, wait_for_sync};
 use client::informer::{self, Change, Informer};
 use client::{Client, ListOptions};
 use podcore::controller::deployment::reconcile_deployment;
+use podcore::trace::Record;
 use podcore::controller::expectations::{observe_pod_change, Expectations};
 use podcore::controller::gc::garbage_collect;
 use podcore::controller::nodelifecycle::{node_lifecycle, NodeLifecycleConfig, NODE_LEASE_NAMESPACE};
@@ -51,6 +52,8 @@ struct Manager {
     leases: Informer,
     queue: WorkQueue,
     expectations: BTreeMap<String, Expectations>,
+    rs_tracer: client::trace::Tracer,
+    deploy_tracer: client::trace::Tracer,
     timers: BTreeMap<Instant, Vec<String>>,
     gc_dirty: bool,
     gc_last: Instant,
@@ -73,6 +76,8 @@ pub async fn run(client: Client, cfg: ManagerConfig) -> Result<(), String> {
         cfg,
         queue: WorkQueue::new(),
         expectations: BTreeMap::new(),
+        rs_tracer: client::trace::Tracer::from_env("replicaset-controller"),
+        deploy_tracer: client::trace::Tracer::from_env("deployment-controller"),
         timers: BTreeMap::new(),
         gc_dirty: true,
         gc_last: Instant::now(),
@@ -251,6 +256,9 @@ impl Manager {
         let now = now();
         let exp = self.expectations.entry(rs_key.to_string()).or_default().clone();
         let out = reconcile_replicaset(now, rs, &pods, &exp, RsOptions::default());
+        if self.rs_tracer.enabled() {
+            self.rs_tracer.record(&Record::ReplicaSet { now, rs: rs.clone(), pods: pods.iter().map(|p| (*p).clone()).collect(), expectations: exp.clone(), out: out.clone() });
+        }
         let (creations, deletions) = expectations_for(&out);
         if creations > 0 || !deletions.is_empty() {
             self.expectations.entry(rs_key.to_string()).or_default().expect(creations, deletions, now);
@@ -288,7 +296,11 @@ impl Manager {
         let rss: Vec<&ReplicaSet> = rs_objs.iter().filter_map(|o| o.as_replicaset()).collect();
         let pod_objs = self.pods_in(ns);
         let pods: Vec<&Pod> = pod_objs.iter().filter_map(|o| o.as_pod()).collect();
-        let out = reconcile_deployment(now(), d, &rss, &pods);
+        let now = now();
+        let out = reconcile_deployment(now, d, &rss, &pods);
+        if self.deploy_tracer.enabled() {
+            self.deploy_tracer.record(&Record::Deployment { now, deployment: d.clone(), replicasets: rss.iter().map(|r| (*r).clone()).collect(), pods: pods.iter().map(|p| (*p).clone()).collect(), out: out.clone() });
+        }
         if !self.execute("deployment-controller", &out.effects).await {
             self.requeue_after(&format!("deploy/{d_key}"), RETRY_AFTER);
         }

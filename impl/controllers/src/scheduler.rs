@@ -31,6 +31,7 @@ pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), String> {
     let mut assumed: Assumed = Assumed::new();
     // Pod key → (attempts, retry time) for unschedulable pods.
     let mut backoff: HashMap<String, (u32, Instant)> = HashMap::new();
+    let tracer = client::trace::Tracer::from_env("scheduler");
     for p in pods.snapshot() {
         queue.add(&p.meta().key());
     }
@@ -44,7 +45,7 @@ pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), String> {
             queue.add(&k);
         }
         if let Some(key) = queue.get() {
-            let retry = schedule_one(&client, &pods, &nodes, &key, &mut assumed, opts).await;
+            let retry = schedule_one(&client, &pods, &nodes, &key, &mut assumed, opts, &tracer).await;
             match retry {
                 Some(()) => {
                     let (n, _) = backoff.get(&key).copied().unwrap_or((0, now_i));
@@ -102,7 +103,7 @@ fn on_change(c: &Change, queue: &WorkQueue, assumed: &mut Assumed, backoff: &mut
 }
 
 /// Schedules one pod; Some(()) means "unschedulable or failed: back off".
-async fn schedule_one(client: &Client, pods: &informer::Informer, nodes: &informer::Informer, key: &str, assumed: &mut Assumed, opts: SchedulerOptions) -> Option<()> {
+async fn schedule_one(client: &Client, pods: &informer::Informer, nodes: &informer::Informer, key: &str, assumed: &mut Assumed, opts: SchedulerOptions, tracer: &client::trace::Tracer) -> Option<()> {
     let pod_obj = pods.get(key)?;
     let pod = pod_obj.as_pod()?;
     if !wants(pod, DEFAULT_SCHEDULER_NAME) {
@@ -117,7 +118,11 @@ async fn schedule_one(client: &Client, pods: &informer::Informer, nodes: &inform
     let cached: Vec<&Pod> = pod_objs.iter().filter_map(|o| o.as_pod()).collect();
     let counted = with_assumed(&cached, assumed);
     let all: Vec<&Pod> = counted.iter().collect();
-    match schedule(pod, &node_list, &all, opts) {
+    let decision = schedule(pod, &node_list, &all, opts);
+    if tracer.enabled() {
+        tracer.record(&podcore::trace::Record::Schedule { pod: pod.clone(), nodes: node_list.iter().map(|n| (*n).clone()).collect(), pods: counted.clone(), decision: decision.clone() });
+    }
+    match decision {
         Decision::Bind(node) => {
             assumed.insert(key.to_string(), (pod.metadata.uid.clone(), node.clone()));
             match client.bind(&pod.metadata.namespace, &pod.metadata.name, &pod.metadata.uid, &node).await {

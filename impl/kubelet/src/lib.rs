@@ -169,6 +169,7 @@ pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig
     while !pods.has_synced() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let tracer = client::trace::Tracer::from_env(&format!("kubelet/{node}"));
     let mut next = tokio::time::Instant::now();
     loop {
         tokio::select! {
@@ -176,7 +177,7 @@ pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig
             _ = tokio::time::sleep_until(next) => {}
         }
         while rx.try_recv().is_ok() {}
-        let requeue = sync_all(&client, runtime.as_ref(), &cfg, &pods).await;
+        let requeue = sync_all(&client, runtime.as_ref(), &cfg, &pods, &tracer).await;
         let wait = requeue.map(|ms| Duration::from_millis(ms.max(1) as u64)).unwrap_or(cfg.sync_interval).min(cfg.sync_interval);
         next = tokio::time::Instant::now() + wait;
     }
@@ -184,7 +185,7 @@ pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig
 
 /// One pass over every pod bound here and every pod the runtime holds.
 /// Returns the soonest requested re-sync.
-async fn sync_all<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig, pods: &informer::Informer) -> Option<i64> {
+async fn sync_all<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig, pods: &informer::Informer, tracer: &client::trace::Tracer) -> Option<i64> {
     let mut requeue: Option<i64> = None;
     let mut observed = match runtime.observe().await {
         Ok(o) => o,
@@ -198,9 +199,13 @@ async fn sync_all<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig,
         let Some(pod) = obj.as_pod() else { continue };
         seen.insert(pod.metadata.uid.clone());
         let mut pod = pod.clone();
-        for _round in 0..MAX_SYNC_ROUNDS_PER_POD {
+        for round in 0..MAX_SYNC_ROUNDS_PER_POD {
             let obs = observed.get(&pod.metadata.uid).map(|(_, o)| o.clone()).unwrap_or_default();
-            let out = sync_pod(wall_now(), &cfg.node_name, &cfg.host_ip, &pod, &obs, KubeletOptions::default());
+            let now = wall_now();
+            let out = sync_pod(now, &cfg.node_name, &cfg.host_ip, &pod, &obs, KubeletOptions::default());
+            if tracer.enabled() {
+                tracer.record(&podcore::trace::Record::SyncPod { now, node: cfg.node_name.clone(), host_ip: cfg.host_ip.clone(), round: round as u32, pod: pod.clone(), observation: obs.clone(), out: out.clone() });
+            }
             if let Some(ms) = out.requeue_after_ms {
                 requeue = Some(requeue.map_or(ms, |r| r.min(ms)));
             }

@@ -17,6 +17,7 @@ Commands:
   scheduler           the scheduler
   kubelet             a node agent (simulated runtime or containerd over CRI)
   model               the model checker: `model check`, `model explore`
+  trace               `trace validate DIR`: replay daemons' decision traces against the model
   apply               create or update objects from a YAML/JSON file (for machines without kubectl)
   get                 list objects of one kind
 
@@ -60,6 +61,7 @@ fn main() {
         "kubelet" => run_kubelet(rest),
         "apply" => run_apply(rest),
         "model" => run_model(rest),
+        "trace" => run_trace(rest),
         "get" => run_get(rest),
         "--help" | "-h" | "help" => {
             print!("{USAGE}");
@@ -241,6 +243,35 @@ fn host_capacity() -> (String, String) {
         .and_then(|t| t.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
         .unwrap_or(0);
     (cpu, format!("{mem_kib}Ki"))
+}
+
+const TRACE_HELP: &str = "podchain trace validate DIR: replay decision traces against the model.
+
+Every podchain component started with PODCHAIN_TRACE_DIR=DIR writes one JSON line per
+decision (what it observed, what it decided) to DIR/<component>-<pid>.jsonl. This
+replays each decision with the same core function and checks that every component's
+view only moves forward; it reports the first step the model cannot take.
+";
+
+fn run_trace(argv: &[String]) -> Result<(), String> {
+    match argv {
+        [sub, dir] if sub == "validate" => {
+            let s = model::trace::validate_dir(std::path::Path::new(dir))?;
+            println!("{} decisions in {} files replay in the model ({} torn final lines skipped)", s.records, s.files, s.torn);
+            for (f, n) in &s.by_function {
+                println!("  {f}: {n}");
+            }
+            for (c, n) in &s.by_component {
+                println!("  {c}: {n}");
+            }
+            Ok(())
+        }
+        [h] if h == "--help" || h == "-h" => {
+            print!("{TRACE_HELP}");
+            Ok(())
+        }
+        _ => Err(format!("expected `trace validate DIR`\n\n{TRACE_HELP}")),
+    }
 }
 
 const APPLY_HELP: &str = "podchain apply: create or update the objects in a YAML (multi-document) or JSON file.

@@ -23,6 +23,7 @@ pub mod quantity;
 pub mod schema;
 pub mod status;
 pub mod time;
+pub mod trace;
 pub mod types;
 pub mod validation;
 

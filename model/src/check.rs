@@ -79,6 +79,8 @@ pub struct ModelConfig {
     pub rs: RsOptions,
     pub scheduler: SchedulerOptions,
     pub kubelet: KubeletOptions,
+    /// The apiserver's resourceVersion precondition on updates (a safeguard).
+    pub check_resource_version: bool,
 }
 
 impl Default for ModelConfig {
@@ -99,6 +101,7 @@ impl Default for ModelConfig {
             rs: RsOptions::default(),
             scheduler: SchedulerOptions::default(),
             kubelet: KubeletOptions::default(),
+            check_resource_version: true,
         }
     }
 }
@@ -212,7 +215,50 @@ impl PodChainModel {
             }
         }
         self.check_transition(&before, &mut n, c);
+        self.check_lost_updates(&before, &view, &mut n, c);
         n
+    }
+
+    /// No lost update: a successful update replaces the version its writer
+    /// based it on. A write based on an older version, over changes to the
+    /// same part (spec and metadata, or status) that its writer never saw,
+    /// and changing that part again, loses those changes.
+    fn check_lost_updates(&self, before: &Objects, view: &Objects, n: &mut State, c: Component) {
+        let part = |o: &Object, status: bool| -> serde_json::Value {
+            let mut v = o.to_value();
+            if status {
+                return v.get("status").cloned().unwrap_or_default();
+            }
+            if let Some(m) = v.as_object_mut() {
+                m.remove("status");
+            }
+            if let Some(md) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                md.remove("resourceVersion");
+                md.remove("generation");
+            }
+            v
+        };
+        let mut checked = BTreeSet::new();
+        for a in &n.cluster.journal {
+            let (obj, status) = match &a.effect {
+                Effect::Update(o) => (o, false),
+                Effect::UpdateStatus(o) => (o, true),
+                _ => continue,
+            };
+            if a.result.is_err() || !checked.insert(obj.key()) {
+                continue;
+            }
+            let (Some(base), Some(pre), Some(new)) = (view.get(&obj.key()), before.get(&obj.key()), n.cluster.objects.get(&obj.key())) else { continue };
+            if base.meta().resource_version != pre.meta().resource_version && part(base, status) != part(pre, status) && part(new, status) != part(pre, status) {
+                n.violations.insert(format!(
+                    "lost update: {} replaced {} at resourceVersion {} with a write based on {}",
+                    c.name(),
+                    obj.key(),
+                    pre.meta().resource_version,
+                    base.meta().resource_version
+                ));
+            }
+        }
     }
 
     /// Transition properties: what a write may never do.
@@ -304,6 +350,7 @@ impl Model for PodChainModel {
             rs: cfg.rs,
             scheduler: cfg.scheduler,
             kubelet: cfg.kubelet,
+            check_resource_version: cfg.check_resource_version,
             lease_renew_ms: cfg.tick_ms,
             ..ClusterConfig::default()
         };

@@ -70,6 +70,32 @@ fn without_the_node_name_check_a_kubelet_runs_an_unbound_pod() {
     assert_pinned_counterexample(cfg, KUBELET, PINNED_NODE_NAME_TRACE);
 }
 
+#[test]
+fn without_resource_version_preconditions_a_stale_kubelet_loses_an_update() {
+    let mut cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::StaleMonotonic, ..Default::default() };
+    cfg.check_resource_version = false;
+    assert_pinned_counterexample(cfg.clone(), SAFETY, PINNED_RV_PRECONDITION_TRACE);
+    // The violation is the lost update, on the pod's status.
+    let c = check(cfg);
+    let path = c.discovery(SAFETY).expect("a counterexample");
+    let last = path.last_state();
+    assert!(last.violations.iter().any(|v| v.starts_with("lost update: kubelet[node-1] replaced /registry/pods/default/")), "{:?}", last.violations);
+}
+
+const PINNED_RV_PRECONDITION_TRACE: &[&str] = &[
+    "deployment-controller acts on its cache",
+    "replicaset-controller's watch catches up",
+    "replicaset-controller acts on its cache",
+    "deployment-controller's watch catches up",
+    "scheduler's watch catches up",
+    "scheduler acts on its cache",
+    "kubelet[node-1]'s watch catches up",
+    "kubelet[node-1] acts on its cache",
+    "kubelet[node-1]'s watch catches up",
+    "kubelet[node-1] acts on its cache",
+    "kubelet[node-1] acts on its cache",
+];
+
 const PINNED_EXPECTATIONS_TRACE: &[&str] = &[
     "deployment-controller acts on its cache",
     "replicaset-controller's watch catches up",

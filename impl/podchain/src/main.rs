@@ -377,7 +377,7 @@ Flags:
   --rollout true|false   the user changes the image once the Deployment is available (default: false)
   --scale-to R           the user scales the Deployment to R (default: none)
   --ticks N              time steps of 20 s the clock may take (default: 0)
-  --safeguards-off LIST  comma-separated: expectations, accounting, node-name (default: none)
+  --safeguards-off LIST  comma-separated: expectations, accounting, node-name, rv-precondition (default: none)
   --threads N            checker threads (default: 2)
   --max-states N         stop after this many unique states (default: 2000000)
   --listen ADDR          explore: where to serve the Explorer (default: 127.0.0.1:3000)
@@ -413,7 +413,8 @@ fn run_model(argv: &[String]) -> Result<(), String> {
             "expectations" => cfg.rs.use_expectations = false,
             "accounting" => cfg.scheduler.account_bound_pods = false,
             "node-name" => cfg.kubelet.check_node_name = false,
-            other => return Err(format!("--safeguards-off: unknown safeguard {other:?} (expectations, accounting, node-name)")),
+            "rv-precondition" => cfg.check_resource_version = false,
+            other => return Err(format!("--safeguards-off: unknown safeguard {other:?} (expectations, accounting, node-name, rv-precondition)")),
         }
     }
     match sub.as_str() {

@@ -31,6 +31,7 @@ pub enum Component {
     Scheduler,
     Kubelet(u8),
     NodeLifecycle,
+    GarbageCollector,
 }
 
 impl Component {
@@ -41,6 +42,7 @@ impl Component {
             Component::Scheduler => "scheduler".into(),
             Component::Kubelet(i) => format!("kubelet[node-{i}]"),
             Component::NodeLifecycle => "node-lifecycle-controller".into(),
+            Component::GarbageCollector => "garbage-collector".into(),
         }
     }
 }
@@ -70,6 +72,9 @@ pub struct ModelConfig {
     pub rollout: bool,
     /// A user scales the Deployment to this many replicas.
     pub scale_to: Option<i32>,
+    /// A user deletes the Deployment (background propagation) once it is
+    /// fully available; the garbage collector joins the components.
+    pub delete: bool,
     /// Time steps (each `tick_ms` long) the clock may take.
     pub ticks: u8,
     pub tick_ms: i64,
@@ -94,6 +99,7 @@ impl Default for ModelConfig {
             container_exits: 0,
             rollout: false,
             scale_to: None,
+            delete: false,
             ticks: 0,
             tick_ms: 20_000,
             node_cpu_m: 1000,
@@ -123,6 +129,8 @@ pub enum Action {
     UpdateImage,
     /// The user scales the Deployment.
     Scale(i32),
+    /// The user deletes the Deployment (propagationPolicy Background).
+    DeleteDeployment,
     /// Time advances by `tick_ms`.
     Tick,
 }
@@ -140,6 +148,7 @@ pub struct State {
     pub ticks_left: u8,
     pub rolled_out: bool,
     pub scaled: bool,
+    pub deleted: bool,
     /// A fault (crash of a container or node) has happened.
     pub faulted: bool,
     /// Every pod uid → the node it was first bound to.
@@ -182,6 +191,9 @@ impl PodChainModel {
         if self.cfg.node_failures > 0 || self.cfg.ticks > 0 {
             v.push(Component::NodeLifecycle);
         }
+        if self.cfg.delete {
+            v.push(Component::GarbageCollector);
+        }
         v
     }
 
@@ -212,6 +224,9 @@ impl PodChainModel {
             }
             Component::NodeLifecycle => {
                 n.cluster.step_node_lifecycle(&view);
+            }
+            Component::GarbageCollector => {
+                n.cluster.step_gc(&view);
             }
         }
         self.check_transition(&before, &mut n, c);
@@ -302,6 +317,23 @@ impl PodChainModel {
         }
     }
 
+    /// Once the garbage collector's cache is current and its pass changes
+    /// nothing, no object names an owner that is gone (or being deleted in
+    /// the background, which the collector finishes).
+    pub fn no_orphans_after_gc(&self, s: &State) -> bool {
+        if !self.cfg.delete {
+            return true;
+        }
+        let c = Component::GarbageCollector;
+        let synced = self.cfg.consistency == Consistency::Linearizable || s.caches[&c] == s.cluster.objects;
+        if !synced || self.step(s, c).cluster.objects != s.cluster.objects {
+            return true;
+        }
+        let uids: BTreeSet<&str> = s.cluster.objects.values().map(|o| o.meta().uid.as_str()).collect();
+        // Objects already being deleted are on their way out (the kubelet finishes pods).
+        s.cluster.objects.values().filter(|o| o.meta().deletion_timestamp.is_none()).all(|o| o.meta().owner_references.iter().all(|r| uids.contains(r.uid.as_str())))
+    }
+
     /// Whether a state admits no productive component step (quiescence).
     pub fn quiescent(&self, s: &State) -> bool {
         // Cheap first: an unsynced cache is a pending watch delivery.
@@ -320,6 +352,10 @@ impl PodChainModel {
     /// a live node can hold it.
     pub fn converged(&self, s: &State) -> bool {
         let objs = &s.cluster.objects;
+        if s.deleted {
+            // Deleted: nothing it owned is left, in the store or in any runtime.
+            return list(objs, Kind::ReplicaSet).next().is_none() && pods(objs).is_empty() && s.cluster.agents.values().all(|a| a.runtime.pods.is_empty());
+        }
         let Some(d) = objs.get(&Kind::Deployment.key("default", "web")).and_then(|o| o.as_deployment()) else { return false };
         let want = d.spec.replicas.unwrap_or(1);
         let rss: Vec<&ReplicaSet> = list(objs, Kind::ReplicaSet).filter_map(|o| o.as_replicaset()).collect();
@@ -375,6 +411,7 @@ impl Model for PodChainModel {
             ticks_left: cfg.ticks,
             rolled_out: false,
             scaled: false,
+            deleted: false,
             faulted: false,
             bound: BTreeMap::new(),
             violations: BTreeSet::new(),
@@ -410,6 +447,9 @@ impl Model for PodChainModel {
         }
         if self.cfg.rollout && !s.rolled_out && self.converged(s) {
             actions.push(Action::UpdateImage);
+        }
+        if self.cfg.delete && !s.deleted && self.converged(s) {
+            actions.push(Action::DeleteDeployment);
         }
         if let Some(r) = self.cfg.scale_to {
             if !s.scaled {
@@ -489,6 +529,14 @@ impl Model for PodChainModel {
                 n.scaled = true;
                 n
             }
+            Action::DeleteDeployment => {
+                let mut n = s.clone();
+                let d = s.cluster.get(Kind::Deployment, "default", "web")?.meta().uid.clone();
+                let req = podcore::effect::DeleteRequest { kind: Kind::Deployment, namespace: "default".into(), name: "web".into(), uid: d, propagation: Some(podcore::effect::Propagation::Background), grace_period_seconds: None };
+                n.cluster.apply("user", &Effect::Delete(req)).ok()?;
+                n.deleted = true;
+                n
+            }
             Action::Tick => {
                 let mut n = s.clone();
                 n.cluster.now = n.cluster.now.plus_ms(self.cfg.tick_ms);
@@ -513,6 +561,7 @@ impl Model for PodChainModel {
             Action::FailNode(i) => format!("node-{i}'s kubelet dies"),
             Action::UpdateImage => "the user changes the image".into(),
             Action::Scale(r) => format!("the user scales to {r}"),
+            Action::DeleteDeployment => "the user deletes the deployment".into(),
             Action::Tick => "time passes".into(),
         }
     }
@@ -546,6 +595,7 @@ impl Model for PodChainModel {
                 available >= want - unavailable && active.len() as i32 <= want + surge
             }),
             Property::<Self>::always("quiescence implies convergence", |m, s: &State| !m.quiescent(s) || m.converged(s)),
+            Property::<Self>::always("owned objects never outlive their deleted owner once the collector has run", |m, s: &State| m.no_orphans_after_gc(s)),
             Property::<Self>::sometimes("the deployment converges", |m, s: &State| m.converged(s)),
         ]
     }
@@ -649,7 +699,7 @@ pub fn explore(cfg: ModelConfig, addr: &str) -> ! {
 /// Faults and changes of the desired state: the actions that "stop" before
 /// liveness is asked of the rest.
 pub fn is_fault(a: &Action) -> bool {
-    matches!(a, Action::Restart(_) | Action::ExitContainer(_) | Action::FailNode(_) | Action::UpdateImage | Action::Scale(_))
+    matches!(a, Action::Restart(_) | Action::ExitContainer(_) | Action::FailNode(_) | Action::UpdateImage | Action::Scale(_) | Action::DeleteDeployment)
 }
 
 /// Weak-fairness classes: each component's step and each component's watch

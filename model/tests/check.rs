@@ -71,6 +71,21 @@ fn without_the_node_name_check_a_kubelet_runs_an_unbound_pod() {
 }
 
 #[test]
+fn deleting_the_deployment_removes_everything_it_owned_linearizable_one_node() {
+    let cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::Linearizable, delete: true, ..Default::default() };
+    let c = check(cfg.clone());
+    assert!(c.is_done());
+    for p in [SAFETY, SCHEDULER, KUBELET, "quiescence implies convergence", "owned objects never outlive their deleted owner once the collector has run"] {
+        assert!(c.discovery(p).is_none(), "{p} fails: {:?}", actions_of(&c, p));
+    }
+    assert_eq!(c.unique_state_count(), 151);
+    // And under fairness every execution gets there: nothing left in the store or any runtime.
+    let r = check_liveness(cfg, 100_000);
+    assert_eq!(r.verdict, model::liveness::Verdict::Holds);
+    assert_eq!(r.states, 151);
+}
+
+#[test]
 fn without_resource_version_preconditions_a_stale_kubelet_loses_an_update() {
     let mut cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::StaleMonotonic, ..Default::default() };
     cfg.check_resource_version = false;

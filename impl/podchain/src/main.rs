@@ -375,6 +375,8 @@ Flags:
   --node-failures N      kubelets that may die (default: 0)
   --exits N              containers that may exit with code 1 (default: 0)
   --rollout true|false   the user changes the image once the Deployment is available (default: false)
+  --delete true|false    the user deletes the Deployment once it is available; the garbage
+                         collector joins the components (default: false)
   --scale-to R           the user scales the Deployment to R (default: none)
   --ticks N              time steps of 20 s the clock may take (default: 0)
   --safeguards-off LIST  comma-separated: expectations, accounting, node-name, rv-precondition (default: none)
@@ -392,7 +394,7 @@ fn run_model(argv: &[String]) -> Result<(), String> {
     };
     let a = Args::parse(
         &argv[1..],
-        &["nodes", "replicas", "consistency", "crashes", "node-failures", "exits", "rollout", "scale-to", "ticks", "safeguards-off", "threads", "max-states", "listen"],
+        &["nodes", "replicas", "consistency", "crashes", "node-failures", "exits", "rollout", "delete", "scale-to", "ticks", "safeguards-off", "threads", "max-states", "listen"],
         MODEL_HELP,
     )?;
     use model::check::{Consistency, ModelConfig};
@@ -406,6 +408,7 @@ fn run_model(argv: &[String]) -> Result<(), String> {
     cfg.node_failures = a.num("node-failures", 0u8)?;
     cfg.container_exits = a.num("exits", 0u8)?;
     cfg.rollout = a.str("rollout", "false") == "true";
+    cfg.delete = a.str("delete", "false") == "true";
     cfg.scale_to = a.opt("scale-to").map(|s| s.parse().map_err(|_| format!("--scale-to: expected a number, got {s:?}"))).transpose()?;
     cfg.ticks = a.num("ticks", 0u8)?;
     for s in a.str("safeguards-off", "").split(',').filter(|s| !s.is_empty()) {

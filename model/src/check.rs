@@ -617,7 +617,7 @@ pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
     let secs = started.elapsed().as_secs_f64();
     let head = format!("{} states, {} fault-free edges, {} goal states, {} non-goal cycles (all unfair), {secs:.1}s", r.states, r.fault_free_edges, r.goal_states, r.non_goal_cycles);
     use crate::liveness::Verdict;
-    let live = match r.verdict {
+    let live = match r.verdict.clone() {
         Verdict::Holds => {
             println!("  ✓ once faults stop, every weakly fair execution converges and stays converged ({head})");
             true
@@ -627,7 +627,8 @@ pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
             true
         }
         Verdict::Deadlock { path } | Verdict::Unstable { path } => {
-            println!("  ✗ liveness: stuck short of the goal, or leaving it ({head}):");
+            let what = if matches!(r.verdict, Verdict::Deadlock { .. }) { "nothing left to do short of the goal" } else { "a fault-free step leaves the goal" };
+            println!("  ✗ liveness: {what} ({head}):");
             for (i, a) in path.iter().enumerate() {
                 println!("    {:>3}. {a}", i + 1);
             }

@@ -91,3 +91,24 @@ fn once_faults_stop_every_fair_execution_converges_linearizable_one_node() {
     // The same graph stateright explores (see check.rs: 66 states).
     assert_eq!((r.states, r.goal_states), (66, 30));
 }
+
+#[test]
+fn a_rollout_that_cannot_surge_on_a_full_node_is_stuck_and_both_checks_say_so() {
+    // One node with room for two 400m pods, two replicas, maxSurge 1 and
+    // maxUnavailable 0: the new pod can never be scheduled and no old pod
+    // may go first. Upstream stalls the same way (the Deployment reports
+    // ProgressDeadlineExceeded). stateright sees the stuck state as
+    // "quiescence implies convergence" failing; the fair check as a deadlock.
+    let cfg = ModelConfig { nodes: 1, replicas: 2, consistency: Consistency::Linearizable, rollout: true, ..Default::default() };
+    let c = PodChainModel { cfg: cfg.clone() }.checker().threads(1).spawn_bfs().join();
+    assert!(c.discovery("quiescence implies convergence").is_some());
+    assert!(c.discovery("a rolling update keeps replicas - maxUnavailable available and at most replicas + maxSurge pods").is_none());
+    let r = check_liveness(cfg, 100_000);
+    match r.verdict {
+        Verdict::Deadlock { path } => {
+            assert_eq!(path.iter().filter(|a| *a == "the user changes the image").count(), 1, "{path:?}");
+            assert_eq!(r.states, 308);
+        }
+        other => panic!("expected the stuck rollout, got {other:?}"),
+    }
+}

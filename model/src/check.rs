@@ -594,7 +594,7 @@ impl Model for PodChainModel {
                 let _ = m;
                 available >= want - unavailable && active.len() as i32 <= want + surge
             }),
-            Property::<Self>::always("quiescence implies convergence", |m, s: &State| !m.quiescent(s) || m.converged(s)),
+            Property::<Self>::always("quiescence implies convergence", |m, s: &State| m.converged(s) || !m.quiescent(s)),
             Property::<Self>::always("owned objects never outlive their deleted owner once the collector has run", |m, s: &State| m.no_orphans_after_gc(s)),
             Property::<Self>::sometimes("the deployment converges", |m, s: &State| m.converged(s)),
         ]

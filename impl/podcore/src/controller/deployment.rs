@@ -391,7 +391,7 @@ fn set_condition(conds: &mut Vec<DeploymentCondition>, type_: &str, status: &str
         if c.status != status {
             c.last_transition_time = Some(now);
             c.last_update_time = Some(now);
-        } else if c.reason != reason || touch && c.reason != reason {
+        } else if c.reason != reason {
             c.last_update_time = Some(now);
         }
         if touch && c.reason == reason && reason == "ReplicaSetUpdated" && c.message != message {

@@ -290,12 +290,15 @@ pub fn sync_pod(now: Time, node_name: &str, host_ip: &str, pod: &Pod, obs: &PodO
     // 6. Status.
     let mut st = pod.status.clone();
     let n = pod.spec.containers.len();
-    st.phase = if n > 0 && n_final == n {
+    // Upstream's order: a container that never started keeps the pod
+    // Pending; else one running (or restarting) makes it Running; else all
+    // have finished for good.
+    st.phase = if n_waiting_first > 0 {
+        "Pending".into()
+    } else if n_running > 0 {
+        "Running".into()
+    } else if n > 0 && n_final == n {
         if n_failed > 0 { "Failed" } else { "Succeeded" }.into()
-    } else if n_waiting_first == 0 && n_running + n_final == n && n_running > 0 {
-        "Running".into()
-    } else if n_running > 0 && n_waiting_first < n {
-        "Running".into()
     } else {
         "Pending".into()
     };
@@ -428,6 +431,18 @@ mod tests {
         assert_eq!(stop_all(&obs, 30), vec![RuntimeAction::KillContainer { name: "c".into(), id: "c0".into(), grace_period_seconds: 30 }]);
         let stopped = PodObservation { sandbox: ready_sandbox(), containers: vec![exited(0, 143, 1000)], ..Default::default() };
         assert_eq!(stop_all(&stopped, 30), vec![RuntimeAction::StopSandbox { id: "sb".into() }]);
+    }
+
+    #[test]
+    fn a_pod_is_pending_until_every_container_has_started() {
+        let mut p = pod("Always");
+        p.spec.containers.push(Container { name: "d".into(), image: "i".into(), ..Default::default() });
+        let running = ContainerObservation { name: "c".into(), id: "c0".into(), attempt: 0, image_id: String::new(), state: ContainerRun::Running { started_at: Time(0) } };
+        let obs = PodObservation { sandbox: ready_sandbox(), containers: vec![running.clone()], ..Default::default() };
+        assert_eq!(sync_pod(Time(0), "n1", "", &p, &obs, KubeletOptions::default()).status.unwrap().phase, "Pending");
+        let both = PodObservation { containers: vec![running, ContainerObservation { name: "d".into(), id: "d0".into(), ..exited(0, 0, 0) }], ..obs };
+        // One running, one exited 0 and restarting (Always): Running.
+        assert_eq!(sync_pod(Time(0), "n1", "", &p, &both, KubeletOptions::default()).status.unwrap().phase, "Running");
     }
 
     #[test]

@@ -286,5 +286,18 @@ async fn crashing_containers_back_off_never_pods_fail_and_missing_images_are_rep
     // The runtime keeps the newest two attempts.
     let attempts: Vec<u64> = held(port).unwrap()["crasher"].1.iter().map(|(_, a)| *a).collect();
     assert_eq!(attempts, vec![1, 2], "attempts held for crasher");
+    // Deleting pods in every state (crash-looping, Failed, never started)
+    // leaves nothing in containerd.
+    kubectl(&c, &["delete", "pods", "--all", "--wait=false"]).unwrap();
+    wait_for("containerd empty after deleting every pod", T, || async {
+        let left = ctr.containers();
+        if left.is_empty() { Ok(()) } else { Err(format!("{left:?}")) }
+    })
+    .await;
+    wait_for("no pods left", T, || async {
+        let n = pods(&c.client, "").await?.len();
+        if n == 0 { Ok(()) } else { Err(format!("{n} left")) }
+    })
+    .await;
     tests::assert_traces_valid(&dir, &["sync_pod"]);
 }

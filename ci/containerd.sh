@@ -16,6 +16,8 @@
 # pulls from a registry: the sandbox image is the local podchain.local/pause:1.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# runc and the CNI tools live in sbin directories, which some environments leave off PATH.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 PACKAGES=(containerd runc containernetworking-plugins busybox-static)
 CNI_BIN=/usr/lib/cni
 
@@ -55,6 +57,8 @@ up() {
     return
   fi
   mkdir -p "$dir/root" "$dir/state" "$dir/net.d" "$dir/ipam" "$dir/images"
+  local runc
+  runc=$(command -v runc) || { echo "containerd.sh: runc is not installed" >&2; exit 1; }
   cat >"$dir/net.d/10-podchain.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -112,6 +116,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         Root = "$dir/state/runc"
+        BinaryName = "$runc"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "$CNI_BIN"

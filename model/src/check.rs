@@ -9,7 +9,7 @@
 //! say "no violation is ever recorded". Properties of one state are checked
 //! on the state directly.
 
-use crate::cluster::{list, pods, Cluster, ClusterConfig, Objects};
+use crate::cluster::{list, pods, Cluster, ClusterConfig, Objects, Store};
 use podcore::controller::deployment::fenceposts;
 use podcore::controller::kubelet::KubeletOptions;
 use podcore::controller::replicaset::RsOptions;
@@ -139,7 +139,7 @@ pub enum Action {
 pub struct State {
     pub cluster: Cluster,
     /// Each component's cache (unused under `Linearizable`).
-    pub caches: BTreeMap<Component, Objects>,
+    pub caches: BTreeMap<Component, Store>,
     /// The revision each cache reflects.
     pub cache_revisions: BTreeMap<Component, u64>,
     pub crashes_left: u8,
@@ -197,7 +197,7 @@ impl PodChainModel {
         v
     }
 
-    fn view<'a>(&self, s: &'a State, c: Component) -> &'a Objects {
+    fn view<'a>(&self, s: &'a State, c: Component) -> &'a Store {
         match self.cfg.consistency {
             Consistency::Linearizable => &s.cluster.objects,
             Consistency::StaleMonotonic => &s.caches[&c],

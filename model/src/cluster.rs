@@ -18,6 +18,8 @@ use podcore::time::Time;
 use podcore::types::*;
 use std::collections::BTreeMap;
 
+pub use crate::store::{Objects, Shared, Store};
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClusterConfig {
     pub lease_renew_ms: i64,
@@ -52,12 +54,9 @@ impl Default for ClusterConfig {
     }
 }
 
-/// The store's contents, or a component's cache of them, by store key.
-pub type Objects = BTreeMap<String, Object>;
-
 pub fn list(view: &Objects, kind: Kind) -> impl Iterator<Item = &Object> {
     let prefix = kind.key_prefix();
-    view.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(_, o)| o)
+    view.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(_, o)| &**o)
 }
 
 pub fn pods(view: &Objects) -> Vec<&Pod> {
@@ -86,7 +85,7 @@ pub struct Applied {
 pub struct Cluster {
     pub now: Time,
     pub revision: u64,
-    pub objects: BTreeMap<String, Object>,
+    pub objects: Store,
     pub next_id: u64,
     pub agents: BTreeMap<String, Agent>,
     pub expectations: BTreeMap<String, Expectations>,
@@ -102,7 +101,7 @@ pub const MAX_SETTLE_ROUNDS: usize = 200;
 
 impl Cluster {
     pub fn new(cfg: ClusterConfig, start: Time) -> Cluster {
-        let mut c = Cluster { now: start, revision: 0, objects: BTreeMap::new(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), assumed: Assumed::new(), cfg, journal: Vec::new() };
+        let mut c = Cluster { now: start, revision: 0, objects: Store::default(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), assumed: Assumed::new(), cfg, journal: Vec::new() };
         for ns in ["default", "kube-system", "kube-node-lease"] {
             let mut n = Namespace::default();
             n.metadata.name = ns.into();
@@ -114,7 +113,7 @@ impl Cluster {
     // ------------------------------------------------------------ the store
 
     pub fn get(&self, kind: Kind, ns: &str, name: &str) -> Option<&Object> {
-        self.objects.get(&kind.key(ns, name))
+        self.objects.get(&kind.key(ns, name)).map(|o| &**o)
     }
 
     pub fn list(&self, kind: Kind) -> impl Iterator<Item = &Object> {
@@ -163,7 +162,7 @@ impl Cluster {
             }
             Effect::Update(obj) | Effect::UpdateStatus(obj) => {
                 let target = if matches!(e, Effect::Update(_)) { UpdateTarget::Main } else { UpdateTarget::Status };
-                let cur = self.objects.get(&obj.key()).cloned().ok_or_else(|| not_found(obj.kind(), &obj.meta().name))?;
+                let cur = self.get(obj.kind(), &obj.meta().namespace, &obj.meta().name).cloned().ok_or_else(|| not_found(obj.kind(), &obj.meta().name))?;
                 let mut obj = obj.clone();
                 if !self.cfg.check_resource_version {
                     obj.meta_mut().resource_version.clear();
@@ -181,7 +180,7 @@ impl Cluster {
             }
             Effect::Delete(d) => {
                 let key = d.kind.key(&d.namespace, &d.name);
-                let cur = self.objects.get(&key).cloned().ok_or_else(|| not_found(d.kind, &d.name))?;
+                let cur = self.objects.get(&key).map(|o| (**o).clone()).ok_or_else(|| not_found(d.kind, &d.name))?;
                 let opts = DeleteOptions {
                     grace_period_seconds: d.grace_period_seconds,
                     propagation_policy: d.propagation.map(|p| p.as_str().to_string()),
@@ -403,7 +402,7 @@ impl Cluster {
     }
 
     pub fn step_gc(&mut self, view: &Objects) -> usize {
-        let objs: Vec<&Object> = view.values().collect();
+        let objs: Vec<&Object> = view.values().map(|o| &**o).collect();
         let effects = garbage_collect(&objs);
         self.apply_all("garbage-collector", &effects)
     }

@@ -11,6 +11,7 @@
 pub mod check;
 pub mod cluster;
 pub mod liveness;
+pub mod store;
 pub mod trace;
 
 pub use cluster::{Cluster, ClusterConfig};

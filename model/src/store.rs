@@ -1,0 +1,169 @@
+//! The model's store and caches as shared, pre-hashed values.
+//!
+//! A model state holds the store and one cache per component, and the
+//! checker clones, compares and fingerprints states millions of times. Most
+//! of those copies are the same objects: a cache that caught up *is* the
+//! store, a successor state changes one or two objects. So objects are
+//! `Shared` (an `Arc` with its hash computed once, at creation), and a
+//! `Store` is an `Arc`'d map whose hash is kept up to date as entries come
+//! and go. Cloning a state then copies pointers; comparing two caches
+//! compares pointers first and hashes second; fingerprinting a state costs a
+//! few words per store, not a walk over every field of every object.
+//!
+//! Equality stays exact: two values are equal when their pointers are, or
+//! when their hashes are and their contents are.
+
+use podcore::object::Object;
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+
+fn hash_of<T: Hash + ?Sized>(v: &T) -> u64 {
+    // SipHash with fixed keys: the same value hashes the same in every run.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// An immutable value behind an `Arc`, hashed once.
+#[derive(Debug)]
+pub struct Shared<T> {
+    value: Arc<T>,
+    hash: u64,
+}
+
+impl<T: Hash> Shared<T> {
+    pub fn new(value: T) -> Self {
+        let hash = hash_of(&value);
+        Shared { value: Arc::new(value), hash }
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared { value: self.value.clone(), hash: self.hash }
+    }
+}
+
+impl<T> Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.value, &other.value) || (self.hash == other.hash && *self.value == *other.value)
+    }
+}
+
+impl<T: Eq> Eq for Shared<T> {}
+
+impl<T> Hash for Shared<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Store key → object.
+pub type Objects = BTreeMap<String, Shared<Object>>;
+
+/// The store's contents, or a component's cache of them: shared
+/// copy-on-write between states, with an order-independent hash (the
+/// wrapping sum of each entry's hash) updated on every insert and remove.
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    map: Arc<Objects>,
+    hash: u64,
+}
+
+fn entry_hash(key: &str, obj: &Shared<Object>) -> u64 {
+    hash_of(&(key, obj.hash))
+}
+
+impl Store {
+    pub fn insert(&mut self, key: String, obj: Object) {
+        let obj = Shared::new(obj);
+        let add = entry_hash(&key, &obj);
+        if let Some(old) = Arc::make_mut(&mut self.map).insert(key.clone(), obj) {
+            self.hash = self.hash.wrapping_sub(entry_hash(&key, &old));
+        }
+        self.hash = self.hash.wrapping_add(add);
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Shared<Object>> {
+        let old = Arc::make_mut(&mut self.map).remove(key)?;
+        self.hash = self.hash.wrapping_sub(entry_hash(key, &old));
+        Some(old)
+    }
+}
+
+impl Deref for Store {
+    type Target = Objects;
+    fn deref(&self) -> &Objects {
+        &self.map
+    }
+}
+
+impl PartialEq for Store {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.map, &other.map) || (self.hash == other.hash && *self.map == *other.map)
+    }
+}
+
+impl Eq for Store {}
+
+impl Hash for Store {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use podcore::types::Namespace;
+
+    fn ns(name: &str, label: &str) -> Object {
+        let mut n = Namespace::default();
+        n.metadata.name = name.into();
+        n.metadata.labels.insert("l".into(), label.into());
+        Object::Namespace(n)
+    }
+
+    #[test]
+    fn the_hash_depends_on_contents_not_on_history() {
+        let mut a = Store::default();
+        a.insert("x".into(), ns("x", "1"));
+        a.insert("y".into(), ns("y", "1"));
+        a.insert("x".into(), ns("x", "2"));
+        let mut b = Store::default();
+        b.insert("y".into(), ns("y", "1"));
+        b.insert("z".into(), ns("z", "1"));
+        b.insert("x".into(), ns("x", "2"));
+        assert!(b.remove("z").is_some());
+        assert_eq!(a, b);
+        assert_eq!(hash_of(&a), hash_of(&b));
+        assert_eq!(a.hash, b.hash);
+    }
+
+    #[test]
+    fn different_contents_are_unequal_even_when_built_alike() {
+        let mut a = Store::default();
+        a.insert("x".into(), ns("x", "1"));
+        let mut b = a.clone();
+        b.insert("x".into(), ns("x", "2"));
+        assert_ne!(a, b);
+        assert_ne!(a.hash, b.hash);
+        // A clone shares the map until one side writes.
+        let c = a.clone();
+        assert!(Arc::ptr_eq(&a.map, &c.map));
+        assert_eq!(a, c);
+        let mut empty = a.clone();
+        empty.remove("x");
+        assert_eq!(empty, Store::default());
+        assert_eq!(empty.hash, 0);
+    }
+}

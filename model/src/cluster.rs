@@ -94,14 +94,21 @@ pub struct Cluster {
     pub cfg: ClusterConfig,
     /// Every write applied, in order (cleared by whoever consumes it).
     pub journal: Vec<Applied>,
+    /// The earliest time a step taken since this was last cleared asked
+    /// to be run again (the core functions' `requeue_after_ms`: back-offs,
+    /// grace periods, minReadySeconds). Cleared by whoever consumes it.
+    pub wake_at: Option<Time>,
 }
+
+/// Room for writes in one object's resourceVersions (see `Cluster::commit`).
+pub const VERSIONS_PER_OBJECT: u64 = 1_000_000;
 
 /// Most rounds `settle` runs before it calls the system livelocked.
 pub const MAX_SETTLE_ROUNDS: usize = 200;
 
 impl Cluster {
     pub fn new(cfg: ClusterConfig, start: Time) -> Cluster {
-        let mut c = Cluster { now: start, revision: 0, objects: Store::default(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), assumed: Assumed::new(), cfg, journal: Vec::new() };
+        let mut c = Cluster { now: start, revision: 0, objects: Store::default(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), assumed: Assumed::new(), cfg, journal: Vec::new(), wake_at: None };
         for ns in ["default", "kube-system", "kube-node-lease"] {
             let mut n = Namespace::default();
             n.metadata.name = ns.into();
@@ -124,11 +131,26 @@ impl Cluster {
         pods(&self.objects)
     }
 
+    /// Stores `obj` under a new resourceVersion. The model's store versions
+    /// each object on its own — the incarnation's uid number times
+    /// `VERSIONS_PER_OBJECT` plus its count of writes — where the real
+    /// store uses one global revision. No core function orders the
+    /// resourceVersions of different objects (preconditions compare one
+    /// object's for equality), so behaviour is the same, and two writes to
+    /// different objects that commute lead to one state, not two. The
+    /// global `revision` still counts writes, for the caches.
     fn commit(&mut self, mut obj: Object) -> u64 {
         self.revision += 1;
-        obj.meta_mut().resource_version = self.revision.to_string();
-        self.objects.insert(obj.key(), obj);
-        self.revision
+        let key = obj.key();
+        let uid = obj.meta().uid.clone();
+        let rv = match self.objects.get(&key).filter(|o| o.meta().uid == uid) {
+            Some(cur) => cur.meta().revision() + 1,
+            None => uid.trim_start_matches("uid-").parse::<u64>().unwrap_or(0) * VERSIONS_PER_OBJECT + 1,
+        };
+        assert!(rv % VERSIONS_PER_OBJECT != 0, "{key} was written {VERSIONS_PER_OBJECT} times");
+        obj.meta_mut().resource_version = rv.to_string();
+        self.objects.insert(key, obj);
+        rv
     }
 
     /// Applies one effect exactly as the apiserver would (same admission functions).
@@ -209,6 +231,13 @@ impl Cluster {
         }
     }
 
+    fn wake_after(&mut self, ms: Option<i64>) {
+        if let Some(ms) = ms {
+            let at = self.now.plus_ms(ms);
+            self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
+        }
+    }
+
     fn apply_all(&mut self, component: &str, effects: &[Effect]) -> usize {
         let mut n = 0;
         for e in effects {
@@ -233,6 +262,7 @@ impl Cluster {
             let rss: Vec<&ReplicaSet> = list(view, Kind::ReplicaSet).filter_map(|o| o.as_replicaset()).filter(|r| &r.metadata.namespace == ns).collect();
             let pods: Vec<&Pod> = pods(view).into_iter().filter(|p| &p.metadata.namespace == ns).collect();
             let out = reconcile_deployment(self.now, d, &rss, &pods);
+            self.wake_after(out.requeue_after_ms);
             n += self.apply_all("deployment-controller", &out.effects);
         }
         n
@@ -248,6 +278,7 @@ impl Cluster {
             let pods: Vec<&Pod> = pods(view).into_iter().filter(|p| p.metadata.namespace == rs.metadata.namespace).collect();
             let exp = self.expectations.get(&key).cloned().unwrap_or_default();
             let out = reconcile_replicaset(self.now, rs, &pods, &exp, self.cfg.rs);
+            self.wake_after(out.requeue_after_ms);
             let (c, d) = expectations_for(&out);
             if c > 0 || !d.is_empty() {
                 self.expectations.entry(key.clone()).or_default().expect(c, d, self.now);
@@ -321,6 +352,19 @@ impl Cluster {
         self.agents.insert(node.into(), Agent { alive: true, runtime: SimNode::new(&subnet), next_lease_at: self.now, node_uid: String::new() });
     }
 
+    /// The kubelet's lease renewal (upstream: every 10 s): the same core
+    /// function the daemon calls, then the next renewal is due a period later.
+    pub fn renew_lease(&mut self, node: &str) {
+        let node_uid = self.get(Kind::Node, "", node).map(|o| o.meta().uid.clone()).unwrap_or_default();
+        let cur = self.get(Kind::Lease, NODE_LEASE_NAMESPACE, node).and_then(|o| o.as_lease()).cloned();
+        let lease = Object::Lease(renewed_lease(cur.as_ref(), node, &node_uid, 40, self.now));
+        let e = if cur.is_some() { Effect::update(lease) } else { Effect::create(lease) };
+        self.apply("kubelet", &e).ok();
+        let a = self.agents.get_mut(node).expect("agent exists");
+        a.next_lease_at = self.now.plus_ms(self.cfg.lease_renew_ms);
+        a.node_uid = node_uid;
+    }
+
     pub fn kill_kubelet(&mut self, node: &str) {
         if let Some(a) = self.agents.get_mut(node) {
             a.alive = false;
@@ -343,20 +387,14 @@ impl Cluster {
                 n += 1;
             }
         }
-        let node_uid = self.get(Kind::Node, "", node).map(|o| o.meta().uid.clone()).unwrap_or_default();
         if self.now >= agent.next_lease_at {
-            let cur = self.get(Kind::Lease, NODE_LEASE_NAMESPACE, node).and_then(|o| o.as_lease()).cloned();
-            let lease = Object::Lease(renewed_lease(cur.as_ref(), node, &node_uid, 40, self.now));
-            let e = if cur.is_some() { Effect::update(lease) } else { Effect::create(lease) };
-            self.apply("kubelet", &e).ok();
-            let a = self.agents.get_mut(node).expect("agent exists");
-            a.next_lease_at = self.now.plus_ms(self.cfg.lease_renew_ms);
-            a.node_uid = node_uid;
+            self.renew_lease(node);
         }
         let mut running_here = std::collections::BTreeSet::new();
         for pod in pods(view) {
             let obs = self.agents[node].runtime.observe(&pod.metadata.uid);
             let out = sync_pod(self.now, node, "127.0.0.1", pod, &obs, self.cfg.kubelet);
+            self.wake_after(out.requeue_after_ms);
             let now = self.now;
             let rt = &mut self.agents.get_mut(node).expect("agent").runtime;
             for a in &out.actions {
@@ -398,6 +436,7 @@ impl Cluster {
         let leases: Vec<&Lease> = list(view, Kind::Lease).filter_map(|o| o.as_lease()).collect();
         let pods = pods(view);
         let out = node_lifecycle(self.now, &nodes, &leases, &pods, self.cfg.node_lifecycle);
+        self.wake_after(out.requeue_after_ms);
         self.apply_all("node-lifecycle-controller", &out.effects)
     }
 

@@ -13,7 +13,7 @@
 //! Equality stays exact: two values are equal when their pointers are, or
 //! when their hashes are and their contents are.
 
-use podcore::object::Object;
+use podcore::object::{Kind, Object};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
@@ -85,7 +85,10 @@ fn entry_hash(key: &str, obj: &Shared<Object>) -> u64 {
 
 impl Store {
     pub fn insert(&mut self, key: String, obj: Object) {
-        let obj = Shared::new(obj);
+        self.insert_shared(key, Shared::new(obj));
+    }
+
+    fn insert_shared(&mut self, key: String, obj: Shared<Object>) {
         let add = entry_hash(&key, &obj);
         if let Some(old) = Arc::make_mut(&mut self.map).insert(key.clone(), obj) {
             self.hash = self.hash.wrapping_sub(entry_hash(&key, &old));
@@ -97,6 +100,21 @@ impl Store {
         let old = Arc::make_mut(&mut self.map).remove(key)?;
         self.hash = self.hash.wrapping_sub(entry_hash(key, &old));
         Some(old)
+    }
+}
+
+impl Store {
+    /// The objects of these kinds (an informer's view); all of them for `None`.
+    pub fn only(&self, kinds: Option<&[Kind]>) -> Store {
+        let Some(kinds) = kinds else { return self.clone() };
+        let mut out = Store::default();
+        for k in kinds {
+            let prefix = k.key_prefix();
+            for (key, o) in self.map.range(prefix.clone()..).take_while(|(key, _)| key.starts_with(&prefix)) {
+                out.insert_shared(key.clone(), o.clone());
+            }
+        }
+        out
     }
 }
 
@@ -165,5 +183,25 @@ mod tests {
         empty.remove("x");
         assert_eq!(empty, Store::default());
         assert_eq!(empty.hash, 0);
+    }
+
+    #[test]
+    fn a_view_of_some_kinds_holds_exactly_their_objects() {
+        let mut a = Store::default();
+        let n = ns("x", "1");
+        a.insert(n.key(), n.clone());
+        let mut p = podcore::types::Pod::default();
+        p.metadata.name = "p".into();
+        p.metadata.namespace = "x".into();
+        let p = Object::Pod(p);
+        a.insert(p.key(), p.clone());
+        let pods = a.only(Some(&[Kind::Pod]));
+        assert_eq!(pods.len(), 1);
+        assert!(pods.contains_key(&p.key()));
+        let mut expect = Store::default();
+        expect.insert(p.key(), p);
+        assert_eq!(pods, expect);
+        assert_eq!(pods.hash, expect.hash);
+        assert_eq!(a.only(None), a);
     }
 }

@@ -378,7 +378,9 @@ Flags:
   --delete true|false    the user deletes the Deployment once it is available; the garbage
                          collector joins the components (default: false)
   --scale-to R           the user scales the Deployment to R (default: none)
-  --ticks N              time steps of 20 s the clock may take (default: 0)
+  --ticks N              times the clock may jump to the next deadline (a back-off, a grace
+                         period) while the cluster is idle short of its goal (default: 0)
+  --pods-per-node N      room on each node: pods ask for 1/N of a node's cpu (default: 2)
   --safeguards-off LIST  comma-separated: expectations, accounting, node-name, rv-precondition (default: none)
   --threads N            checker threads (default: 2)
   --max-states N         stop after this many unique states (default: 2000000)
@@ -394,7 +396,7 @@ fn run_model(argv: &[String]) -> Result<(), String> {
     };
     let a = Args::parse(
         &argv[1..],
-        &["nodes", "replicas", "consistency", "crashes", "node-failures", "exits", "rollout", "delete", "scale-to", "ticks", "safeguards-off", "threads", "max-states", "listen"],
+        &["nodes", "replicas", "consistency", "crashes", "node-failures", "exits", "rollout", "delete", "scale-to", "ticks", "pods-per-node", "safeguards-off", "threads", "max-states", "listen"],
         MODEL_HELP,
     )?;
     use model::check::{Consistency, ModelConfig};
@@ -411,6 +413,11 @@ fn run_model(argv: &[String]) -> Result<(), String> {
     cfg.delete = a.str("delete", "false") == "true";
     cfg.scale_to = a.opt("scale-to").map(|s| s.parse().map_err(|_| format!("--scale-to: expected a number, got {s:?}"))).transpose()?;
     cfg.ticks = a.num("ticks", 0u8)?;
+    let per_node = a.num("pods-per-node", 2i64)?;
+    if !(1..=cfg.node_cpu_m).contains(&per_node) {
+        return Err(format!("--pods-per-node: expected 1 to {}, got {per_node}", cfg.node_cpu_m));
+    }
+    cfg.pod_cpu_m = cfg.node_cpu_m / per_node;
     for s in a.str("safeguards-off", "").split(',').filter(|s| !s.is_empty()) {
         match s {
             "expectations" => cfg.rs.use_expectations = false,

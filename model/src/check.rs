@@ -779,6 +779,10 @@ fn pods_keys(o: &Objects) -> impl Iterator<Item = &String> {
 /// Returns false if a safety property was violated.
 pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
     let safety = run_safety(cfg.clone(), threads, max_states);
+    if !safety {
+        println!("  - liveness not checked: a safety property fails");
+        return false;
+    }
     let started = std::time::Instant::now();
     eprintln!("liveness: building the whole reachable graph (one thread)...");
     let r = check_liveness(cfg, max_states);
@@ -821,13 +825,15 @@ pub fn run_safety(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
     let names: Vec<&'static str> = m.properties().iter().map(|p| p.name).collect();
     let started = std::time::Instant::now();
     let checker = PodChainModel { cfg }.checker().threads(threads.max(1)).target_state_count(max_states).finish_when(stateright::HasDiscoveries::AnyFailures).spawn_bfs();
-    let mut last = 0;
+    let (mut last, mut last_at) = (0, std::time::Instant::now());
     while !checker.is_done() {
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        let (total, unique) = (checker.state_count(), checker.unique_state_count());
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!("states {total}  unique {unique}  {:.0} states/s  max depth {}  {:.0}s", (total - last) as f64 / 2.0, checker.max_depth(), secs);
-        last = total;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if last_at.elapsed().as_secs() >= 2 {
+            let (total, unique) = (checker.state_count(), checker.unique_state_count());
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!("states {total}  unique {unique}  {:.0} states/s  max depth {}  {:.0}s", (total - last) as f64 / last_at.elapsed().as_secs_f64(), checker.max_depth(), secs);
+            (last, last_at) = (total, std::time::Instant::now());
+        }
     }
     let checker = checker.join();
     println!("explored {} states ({} unique, max depth {}) in {:.1}s{}", checker.state_count(), checker.unique_state_count(), checker.max_depth(), started.elapsed().as_secs_f64(), if checker.unique_state_count() >= max_states { " — stopped at --max-states" } else { "" });

@@ -788,6 +788,13 @@ pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
     let r = check_liveness(cfg, max_states);
     let secs = started.elapsed().as_secs_f64();
     let head = format!("{} states, {} fault-free edges, {} goal states, {} non-goal cycles (all unfair), {secs:.1}s", r.states, r.fault_free_edges, r.goal_states, r.non_goal_cycles);
+    if r.verdict == crate::liveness::Verdict::Holds {
+        if r.fault_free_cycles == 0 {
+            println!("  ✓ no oscillation: the fault-free graph has no cycle, so once faults stop only finitely many writes happen");
+        } else {
+            println!("  ! the fault-free graph has {} cycles (none of them fair short of the goal): writes may repeat forever", r.fault_free_cycles);
+        }
+    }
     use crate::liveness::Verdict;
     let live = match r.verdict.clone() {
         Verdict::Holds => {

@@ -55,6 +55,10 @@ pub struct Report {
     pub goal_states: usize,
     /// Non-trivial SCCs of non-goal states (all of them unfair when the property holds).
     pub non_goal_cycles: usize,
+    /// Non-trivial SCCs of the whole fault-free graph, goal states included.
+    /// Zero means every fault-free execution is finite: once faults stop,
+    /// only finitely many writes (creates and deletes among them) happen.
+    pub fault_free_cycles: usize,
     pub verdict: Verdict,
 }
 
@@ -116,7 +120,7 @@ where
                 Some(t) => *t,
                 None => {
                     if nodes.len() >= max_states {
-                        return Report { states: nodes.len(), fault_free_edges, goal_states: 0, non_goal_cycles: 0, verdict: Verdict::TooLarge };
+                        return Report { states: nodes.len(), fault_free_edges, goal_states: 0, non_goal_cycles: 0, fault_free_cycles: 0, verdict: Verdict::TooLarge };
                     }
                     let t = nodes.len() as u32;
                     ids.insert(fp, t);
@@ -151,14 +155,16 @@ where
                 let _ = t;
                 let mut path = path_to(i as u32);
                 path.push(format!("(fault-free) {} leaves the goal", classes[*c as usize]));
-                return Report { states: nodes.len(), fault_free_edges, goal_states, non_goal_cycles: 0, verdict: Verdict::Unstable { path } };
+                return Report { states: nodes.len(), fault_free_edges, goal_states, non_goal_cycles: 0, fault_free_cycles: 0, verdict: Verdict::Unstable { path } };
             }
         } else if n.edges.is_empty() {
-            return Report { states: nodes.len(), fault_free_edges, goal_states, non_goal_cycles: 0, verdict: Verdict::Deadlock { path: path_to(i as u32) } };
+            return Report { states: nodes.len(), fault_free_edges, goal_states, non_goal_cycles: 0, fault_free_cycles: 0, verdict: Verdict::Deadlock { path: path_to(i as u32) } };
         }
     }
+    // Cycles anywhere in the fault-free graph (no oscillation).
+    let fault_free_cycles = tarjan(&nodes, true).into_iter().filter(|scc| has_cycle(scc, &nodes)).count();
     // SCCs of the non-goal fault-free subgraph (iterative Tarjan).
-    let sccs = tarjan(&nodes);
+    let sccs = tarjan(&nodes, false);
     let mut non_goal_cycles = 0;
     for scc in sccs {
         let members: BTreeSet<u32> = scc.iter().copied().collect();
@@ -180,10 +186,15 @@ where
             // A fair livelock: show a way in and one cycle round it.
             let start = scc[0];
             let cycle = cycle_through(start, &members, &nodes).into_iter().map(|c| classes[c as usize].clone()).collect();
-            return Report { states: nodes.len(), fault_free_edges, goal_states, non_goal_cycles, verdict: Verdict::Livelock { path: path_to(start), cycle } };
+            return Report { states: nodes.len(), fault_free_edges, goal_states, non_goal_cycles, fault_free_cycles, verdict: Verdict::Livelock { path: path_to(start), cycle } };
         }
     }
-    Report { states: nodes.len(), fault_free_edges, goal_states, non_goal_cycles, verdict: Verdict::Holds }
+    Report { states: nodes.len(), fault_free_edges, goal_states, non_goal_cycles, fault_free_cycles, verdict: Verdict::Holds }
+}
+
+/// Whether the SCC `scc` holds a cycle (more than one state, or a self-loop).
+fn has_cycle<A>(scc: &[u32], nodes: &[Node<A>]) -> bool {
+    scc.len() > 1 || nodes[scc[0] as usize].edges.iter().any(|(_, t)| *t == scc[0])
 }
 
 /// The classes along a shortest cycle from `start` back to itself within `members`.
@@ -215,8 +226,9 @@ fn cycle_through<A>(start: u32, members: &BTreeSet<u32>, nodes: &[Node<A>]) -> V
     vec![]
 }
 
-/// Strongly connected components of the subgraph of non-goal states.
-fn tarjan<A>(nodes: &[Node<A>]) -> Vec<Vec<u32>> {
+/// Strongly connected components of the fault-free graph: of its non-goal
+/// states only, or of all of it with `with_goal`.
+fn tarjan<A>(nodes: &[Node<A>], with_goal: bool) -> Vec<Vec<u32>> {
     const UNSEEN: u32 = u32::MAX;
     let n = nodes.len();
     let mut index = vec![UNSEEN; n];
@@ -226,7 +238,7 @@ fn tarjan<A>(nodes: &[Node<A>]) -> Vec<Vec<u32>> {
     let mut out = Vec::new();
     let mut next = 0u32;
     for root in 0..n as u32 {
-        if nodes[root as usize].goal || index[root as usize] != UNSEEN {
+        if (nodes[root as usize].goal && !with_goal) || index[root as usize] != UNSEEN {
             continue;
         }
         // (vertex, next edge position)
@@ -241,7 +253,7 @@ fn tarjan<A>(nodes: &[Node<A>]) -> Vec<Vec<u32>> {
             if *pos < edges.len() {
                 let t = edges[*pos].1;
                 *pos += 1;
-                if nodes[t as usize].goal {
+                if nodes[t as usize].goal && !with_goal {
                     continue;
                 }
                 if index[t as usize] == UNSEEN {

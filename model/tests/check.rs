@@ -163,6 +163,8 @@ fn assert_every_property_holds(cfg: ModelConfig, states: usize) {
     let r = check_liveness(cfg, 1_000_000);
     assert_eq!(r.verdict, model::liveness::Verdict::Holds);
     assert_eq!(r.states, states);
+    // No oscillation: once faults stop, every execution is finite.
+    assert_eq!(r.fault_free_cycles, 0);
 }
 
 // The configurations CI checks with faults (proofs/README.md lists them with

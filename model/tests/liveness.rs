@@ -55,6 +55,7 @@ fn an_unfair_cycle_is_not_a_livelock() {
     let r = liveness::check(&Spin, |_| false, |a: &&str| a.to_string(), |s: &u8| *s == 2, 100);
     assert_eq!(r.verdict, Verdict::Holds);
     assert_eq!(r.non_goal_cycles, 1, "the spin cycle exists but is unfair");
+    assert_eq!(r.fault_free_cycles, 1, "and it is the only cycle");
 }
 
 #[test]

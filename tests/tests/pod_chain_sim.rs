@@ -245,7 +245,8 @@ async fn the_pod_chain_over_http_with_two_simulated_nodes() {
     for p in [&k1, &k2, &server] {
         assert!(!p.log_tail().contains("panicked"), "{} panicked:\n{}", p.name, p.log_tail());
     }
-    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod"]);
+    // Node failure and background deletion: every component's decisions.
+    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod", "node_lifecycle", "garbage_collect"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

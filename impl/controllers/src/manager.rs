@@ -54,6 +54,8 @@ struct Manager {
     expectations: BTreeMap<String, Expectations>,
     rs_tracer: client::trace::Tracer,
     deploy_tracer: client::trace::Tracer,
+    nodes_tracer: client::trace::Tracer,
+    gc_tracer: client::trace::Tracer,
     timers: BTreeMap<Instant, Vec<String>>,
     gc_dirty: bool,
     gc_last: Instant,
@@ -78,6 +80,8 @@ pub async fn run(client: Client, cfg: ManagerConfig) -> Result<(), String> {
         expectations: BTreeMap::new(),
         rs_tracer: client::trace::Tracer::from_env("replicaset-controller"),
         deploy_tracer: client::trace::Tracer::from_env("deployment-controller"),
+        nodes_tracer: client::trace::Tracer::from_env("node-lifecycle-controller"),
+        gc_tracer: client::trace::Tracer::from_env("garbage-collector"),
         timers: BTreeMap::new(),
         gc_dirty: true,
         gc_last: Instant::now(),
@@ -316,7 +320,18 @@ impl Manager {
         let nodes: Vec<_> = nodes_o.iter().filter_map(|o| o.as_node()).collect();
         let leases: Vec<_> = leases_o.iter().filter_map(|o| o.as_lease()).collect();
         let pods: Vec<_> = pods_o.iter().filter_map(|o| o.as_pod()).collect();
-        let out = node_lifecycle(now(), &nodes, &leases, &pods, self.cfg.node_lifecycle);
+        let at = now();
+        let out = node_lifecycle(at, &nodes, &leases, &pods, self.cfg.node_lifecycle);
+        if self.nodes_tracer.enabled() {
+            self.nodes_tracer.record(&Record::NodeLifecycle {
+                now: at,
+                grace_period_ms: self.cfg.node_lifecycle.grace_period_ms,
+                nodes: nodes.iter().map(|n| (*n).clone()).collect(),
+                leases: leases.iter().map(|l| (*l).clone()).collect(),
+                pods: pods.iter().map(|p| (*p).clone()).collect(),
+                out: out.clone(),
+            });
+        }
         if !self.execute("node-lifecycle-controller", &out.effects).await {
             self.requeue_after("nodes", RETRY_AFTER);
         }
@@ -343,6 +358,11 @@ impl Manager {
         }
         let refs: Vec<&Object> = objects.iter().collect();
         let effects = garbage_collect(&refs);
+        if self.gc_tracer.enabled() && !effects.is_empty() {
+            // Only passes that act: a pass over every object that changes
+            // nothing would make the trace grow with the cluster's size.
+            self.gc_tracer.record(&Record::GarbageCollect { objects: objects.clone(), effects: effects.clone() });
+        }
         if !self.execute("garbage-collector", &effects).await {
             self.gc_dirty = true;
         }

@@ -6,7 +6,8 @@
 //! calls the same function again and says whether it decides the same.
 //!
 //! Recorded decisions: `reconcile_deployment`, `reconcile_replicaset`,
-//! `schedule` and `sync_pod` — the steps of the pod chain the model takes.
+//! `schedule`, `sync_pod`, `node_lifecycle` and `garbage_collect` — every
+//! step the model takes.
 
 use crate::controller::expectations::Expectations;
 use crate::controller::kubelet::{sync_pod, ContainerObservation, ContainerRun, KubeletOptions, PodObservation, RuntimeAction, SandboxObservation, StartFailure, SyncOutcome};
@@ -15,7 +16,8 @@ use crate::controller::scheduler::{schedule, Decision, SchedulerOptions};
 use crate::effect::{DeleteRequest, Effect, Outcome, Propagation};
 use crate::object::{Kind, Object};
 use crate::time::Time;
-use crate::types::{Deployment, Node, Pod, PodStatus, ReplicaSet};
+use crate::controller::nodelifecycle::{node_lifecycle, NodeLifecycleConfig};
+use crate::types::{Deployment, Lease, Node, Pod, PodStatus, ReplicaSet};
 use serde_json::{json, Value};
 
 /// Longest trace line accepted when reading one back.
@@ -31,6 +33,9 @@ pub enum Record {
     /// `round` 0 decides on the kubelet's cache; later rounds on the pod its
     /// own status write returned.
     SyncPod { now: Time, node: String, host_ip: String, round: u32, pod: Pod, observation: PodObservation, out: SyncOutcome },
+    NodeLifecycle { now: Time, grace_period_ms: i64, nodes: Vec<Node>, leases: Vec<Lease>, pods: Vec<Pod>, out: Outcome },
+    /// `objects`: the fresh lists the collector decided on, every kind it reads.
+    GarbageCollect { objects: Vec<Object>, effects: Vec<Effect> },
 }
 
 impl Record {
@@ -40,6 +45,8 @@ impl Record {
             Record::Deployment { .. } => "reconcile_deployment",
             Record::Schedule { .. } => "schedule",
             Record::SyncPod { .. } => "sync_pod",
+            Record::NodeLifecycle { .. } => "node_lifecycle",
+            Record::GarbageCollect { .. } => "garbage_collect",
         }
     }
 
@@ -62,6 +69,12 @@ impl Record {
                 out.extend(nodes.iter().map(|n| (Kind::Node.key("", &n.metadata.name), rv(&n.metadata))));
             }
             Record::SyncPod { pod, .. } => out.push((Kind::Pod.key(&pod.metadata.namespace, &pod.metadata.name), rv(&pod.metadata))),
+            Record::NodeLifecycle { nodes, leases, pods, .. } => {
+                out.extend(nodes.iter().map(|n| (Kind::Node.key("", &n.metadata.name), rv(&n.metadata))));
+                out.extend(leases.iter().map(|l| (Kind::Lease.key(&l.metadata.namespace, &l.metadata.name), rv(&l.metadata))));
+                out.extend(pods.iter().map(|p| (Kind::Pod.key(&p.metadata.namespace, &p.metadata.name), rv(&p.metadata))));
+            }
+            Record::GarbageCollect { objects, .. } => out.extend(objects.iter().map(|o| (o.key(), rv(o.meta())))),
         }
         out
     }
@@ -93,6 +106,12 @@ impl Record {
                 json!({"actions": out.actions.iter().map(action_json).collect::<Vec<_>>(), "status": out.status.as_ref().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)), "confirmDeletion": out.confirm_deletion, "requeueAfterMs": out.requeue_after_ms}),
                 Some(*now),
             ),
+            Record::NodeLifecycle { now, grace_period_ms, nodes, leases, pods: ps, out } => (
+                json!({"gracePeriodMs": grace_period_ms, "nodes": objs(nodes.iter().cloned().map(Object::Node).collect()), "leases": objs(leases.iter().cloned().map(Object::Lease).collect()), "pods": pods(ps)}),
+                outcome_json(out),
+                Some(*now),
+            ),
+            Record::GarbageCollect { objects, effects } => (json!({"objects": objs(objects.clone())}), json!({"effects": effects.iter().map(effect_json).collect::<Vec<_>>()}), None),
         };
         json!({"component": component, "fn": self.function(), "now": now.map(|t| t.0), "input": input, "output": output})
     }
@@ -153,6 +172,18 @@ impl Record {
                     requeue_after_ms: output.get("requeueAfterMs").and_then(Value::as_i64),
                 },
             },
+            "node_lifecycle" => Record::NodeLifecycle {
+                now,
+                grace_period_ms: input.get("gracePeriodMs").and_then(Value::as_i64).ok_or("input.gracePeriodMs: expected a number")?,
+                nodes: list(Kind::Node, "nodes")?.into_iter().filter_map(|o| o.as_node().cloned()).collect(),
+                leases: list(Kind::Lease, "leases")?.into_iter().filter_map(|o| o.as_lease().cloned()).collect(),
+                pods: pods_of(list(Kind::Pod, "pods")?),
+                out: outcome_from(output)?,
+            },
+            "garbage_collect" => Record::GarbageCollect {
+                objects: input.get("objects").and_then(Value::as_array).ok_or("input.objects: expected a list")?.iter().map(|x| Object::from_value(kind_of(x)?, x.clone()).map_err(|e| format!("objects: {}", e.message))).collect::<Result<_, _>>()?,
+                effects: output.get("effects").and_then(Value::as_array).ok_or("output.effects: expected a list")?.iter().map(effect_from).collect::<Result<_, _>>()?,
+            },
             other => return Err(format!("fn: unknown decision {other:?}")),
         };
         Ok((component, rec))
@@ -185,6 +216,16 @@ impl Record {
                 again = Record::SyncPod { now: *now, node: node.clone(), host_ip: host_ip.clone(), round: 0, pod: Pod::default(), observation: PodObservation::default(), out: o }.to_json("")["output"].clone();
                 recorded = self.to_json("")["output"].clone();
                 let _ = out;
+            }
+            Record::NodeLifecycle { now, grace_period_ms, nodes, leases, pods, out } => {
+                let (ns, ls, ps): (Vec<&Node>, Vec<&Lease>, Vec<&Pod>) = (nodes.iter().collect(), leases.iter().collect(), pods.iter().collect());
+                again = outcome_json(&node_lifecycle(*now, &ns, &ls, &ps, NodeLifecycleConfig { grace_period_ms: *grace_period_ms }));
+                recorded = outcome_json(out);
+            }
+            Record::GarbageCollect { objects, effects } => {
+                let os: Vec<&Object> = objects.iter().collect();
+                again = json!(crate::controller::gc::garbage_collect(&os).iter().map(effect_json).collect::<Vec<_>>());
+                recorded = json!(effects.iter().map(effect_json).collect::<Vec<_>>());
             }
         }
         if again == recorded {
@@ -359,5 +400,51 @@ mod tests {
         let r = Record::SyncPod { now: Time(0), node: "n1".into(), host_ip: String::new(), round: 0, pod: p, observation: PodObservation::default(), out };
         let err = r.replay().unwrap_err();
         assert!(err.contains("runSandbox"), "{err}");
+    }
+
+    #[test]
+    fn a_node_lifecycle_record_round_trips_replays_and_catches_a_missed_eviction() {
+        // A Ready node whose lease stopped 60 s ago: the controller marks it.
+        let mut n = Node::default();
+        n.metadata.name = "n1".into();
+        n.metadata.uid = "nu".into();
+        n.metadata.resource_version = "3".into();
+        n.status.conditions.push(crate::types::NodeCondition { type_: "Ready".into(), status: "True".into(), last_heartbeat_time: Some(Time(0)), ..Default::default() });
+        let mut l = Lease::default();
+        l.metadata.name = "n1".into();
+        l.metadata.namespace = crate::controller::nodelifecycle::NODE_LEASE_NAMESPACE.into();
+        l.metadata.resource_version = "4".into();
+        l.spec.renew_time = Some(Time(0).into());
+        let cfg = NodeLifecycleConfig { grace_period_ms: 40_000 };
+        let now = Time(60_000);
+        let out = node_lifecycle(now, &[&n], &[&l], &[&pod()], cfg);
+        assert!(!out.effects.is_empty(), "the node is marked not ready");
+        let r = Record::NodeLifecycle { now, grace_period_ms: 40_000, nodes: vec![n], leases: vec![l], pods: vec![pod()], out };
+        let (component, back) = Record::from_json(&serde_json::from_str(&r.to_json("node-lifecycle-controller").to_string()).unwrap()).unwrap();
+        assert_eq!(component, "node-lifecycle-controller");
+        assert_eq!(back, r);
+        back.replay().unwrap();
+        assert_eq!(back.inputs().len(), 3);
+        // A daemon that did nothing here took a step the core would not.
+        let Record::NodeLifecycle { now, grace_period_ms, nodes, leases, pods, .. } = back else { unreachable!() };
+        let idle = Record::NodeLifecycle { now, grace_period_ms, nodes, leases, pods, out: Outcome::default() };
+        assert!(idle.replay().is_err());
+    }
+
+    #[test]
+    fn a_garbage_collect_record_round_trips_replays_and_catches_a_kept_orphan() {
+        // A pod whose controlling ReplicaSet is gone is deleted.
+        let mut p = pod();
+        p.metadata.owner_references.push(crate::meta::OwnerReference { api_version: "apps/v1".into(), kind: "ReplicaSet".into(), name: "gone".into(), uid: "rs-uid".into(), controller: Some(true), block_owner_deletion: Some(true) });
+        let objects = vec![Object::Pod(p)];
+        let effects = crate::controller::gc::garbage_collect(&objects.iter().collect::<Vec<_>>());
+        assert_eq!(effects.len(), 1);
+        let r = Record::GarbageCollect { objects: objects.clone(), effects };
+        let (_, back) = Record::from_json(&serde_json::from_str(&r.to_json("garbage-collector").to_string()).unwrap()).unwrap();
+        assert_eq!(back, r);
+        back.replay().unwrap();
+        assert_eq!(back.inputs(), vec![("/registry/pods/default/p".to_string(), 7)]);
+        let kept = Record::GarbageCollect { objects, effects: vec![] };
+        assert!(kept.replay().unwrap_err().contains("delete"));
     }
 }

@@ -355,6 +355,22 @@ impl PodChainModel {
         }
     }
 
+    /// Every ReplicaSet's active pods are at most its spec.replicas, unless
+    /// its controller still has something to do: its cache is behind the
+    /// store, or its next pass would write.
+    pub fn replicaset_counts_settled(&self, s: &State) -> bool {
+        let objs = &s.cluster.objects;
+        let over = list(objs, Kind::ReplicaSet).filter_map(|o| o.as_replicaset()).any(|rs| {
+            let n = pods(objs).into_iter().filter(|p| is_active(p) && controlled(p, &rs.metadata.uid)).count() as i32;
+            n > rs.spec.replicas.unwrap_or(1)
+        });
+        if !over {
+            return true;
+        }
+        let c = Component::ReplicaSets;
+        !self.synced(s, c) || self.step(s, c).cluster.objects != s.cluster.objects
+    }
+
     /// Once the garbage collector's cache is current and its pass changes
     /// nothing, no object names an owner that is gone (or being deleted in
     /// the background, which the collector finishes).
@@ -762,6 +778,7 @@ impl Model for PodChainModel {
                 let _ = m;
                 available >= want - unavailable && active.len() as i32 <= want + surge
             }),
+            Property::<Self>::always("a ReplicaSet has at most spec.replicas active pods once its controller has caught up", |m, s: &State| m.replicaset_counts_settled(s)),
             Property::<Self>::always("quiescence implies convergence", |m, s: &State| m.converged(s) || !m.quiescent(s)),
             Property::<Self>::always("owned objects never outlive their deleted owner once the collector has run", |m, s: &State| m.no_orphans_after_gc(s)),
             Property::<Self>::sometimes("the deployment converges", |m, s: &State| m.converged(s)),

@@ -188,3 +188,9 @@ fn faults_stale_caches_a_controller_crash() {
     let cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::StaleMonotonic, crashes: 1, ..Default::default() };
     assert_every_property_holds(cfg, 49_621);
 }
+
+#[test]
+fn faults_two_nodes_a_deletion_after_a_container_exit() {
+    let cfg = ModelConfig { nodes: 2, replicas: 3, consistency: Consistency::Linearizable, pod_cpu_m: 250, delete: true, container_exits: 1, ticks: 2, ..Default::default() };
+    assert_every_property_holds(cfg, 1_954);
+}

@@ -158,7 +158,8 @@ pub enum Action {
     /// The user deletes the Deployment (propagationPolicy Background).
     DeleteDeployment,
     /// Time jumps to the next deadline a component is waiting for (a
-    /// back-off, a grace period, a lease renewal). Components are taken to
+    /// back-off, a grace period, a toleration, the progress deadline);
+    /// live kubelets renew their leases on the way. Components are taken to
     /// be fast next to their timeouts: the clock moves only when no
     /// component has anything to do now and the desired state is not met.
     /// Carries the time it moves to.

@@ -501,8 +501,6 @@ impl PodChainModel {
                 n = self.sync(&n, c);
             }
         }
-        n.cluster.journal.clear();
-        n.cluster.wake_at = None;
         n
     }
 

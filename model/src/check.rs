@@ -66,6 +66,21 @@ impl Component {
     }
 }
 
+/// Whether nodes are interchangeable (see `crate::symmetry`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Symmetry {
+    /// The scheduler breaks ties in name order, as the daemon does; every
+    /// state is its own.
+    Off,
+    /// The scheduler breaks ties in every order of nodes (`Action::Schedule`),
+    /// and states are kept apart: the graph that `Nodes` reduces, which the
+    /// tests compare it with.
+    Unreduced,
+    /// Every tie order, and states that differ only in which node is
+    /// called what are one state.
+    Nodes,
+}
+
 /// How fresh a component's view of the store is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Consistency {
@@ -111,6 +126,7 @@ pub struct ModelConfig {
     pub kubelet: KubeletOptions,
     /// The apiserver's resourceVersion precondition on updates (a safeguard).
     pub check_resource_version: bool,
+    pub symmetry: Symmetry,
 }
 
 impl Default for ModelConfig {
@@ -134,6 +150,7 @@ impl Default for ModelConfig {
             scheduler: SchedulerOptions::default(),
             kubelet: KubeletOptions::default(),
             check_resource_version: true,
+            symmetry: Symmetry::Off,
         }
     }
 }
@@ -142,6 +159,10 @@ impl Default for ModelConfig {
 pub enum Action {
     /// The component takes one pass over its cache and writes its effects.
     Step(Component),
+    /// The scheduler takes one pass, giving ties between equally good nodes
+    /// to the first in this order of nodes (with symmetry on, in place of
+    /// `Step(Scheduler)`, which keeps name order).
+    Schedule(Vec<u8>),
     /// The component's watch delivers: its cache becomes the store.
     Sync(Component),
     /// The component crashes and restarts: in-memory state is lost and the
@@ -235,8 +256,27 @@ impl PodChainModel {
         }
     }
 
+    /// The scheduler's passes with symmetry on: one per order of nodes while
+    /// its cache holds a pod to place (ties can only arise then), else the
+    /// one pass in name order.
+    fn schedule_actions(&self, s: &State, actions: &mut Vec<Action>) {
+        let view = self.view(s, Component::Scheduler);
+        let placing = pods(view).into_iter().any(|p| podcore::controller::scheduler::wants(p, podcore::defaults::DEFAULT_SCHEDULER_NAME));
+        if placing && self.cfg.nodes > 1 {
+            actions.extend(crate::symmetry::orders(self.cfg.nodes).into_iter().map(Action::Schedule));
+        } else {
+            actions.push(Action::Step(Component::Scheduler));
+        }
+    }
+
     /// Runs one component pass on `s`; returns the new state (violations recorded).
     fn step(&self, s: &State, c: Component) -> State {
+        self.step_in_order(s, c, &[])
+    }
+
+    /// One pass, the scheduler preferring nodes in `order` among equals
+    /// (empty: name order).
+    fn step_in_order(&self, s: &State, c: Component, order: &[u8]) -> State {
         let mut n = s.clone();
         let view = self.view(s, c).clone();
         let before = s.cluster.objects.clone();
@@ -248,7 +288,8 @@ impl PodChainModel {
                 n.cluster.step_replicasets(&view, self.cfg.consistency == Consistency::Linearizable);
             }
             Component::Scheduler => {
-                n.cluster.step_scheduler(&view);
+                let prefer: Vec<String> = order.iter().map(|i| node_name(*i)).collect();
+                n.cluster.step_scheduler(&view, &prefer);
             }
             Component::Kubelet(i) => {
                 n.cluster.step_kubelet(&node_name(i), &view);
@@ -627,7 +668,11 @@ impl Model for PodChainModel {
                     continue;
                 }
             }
-            actions.push(Action::Step(c));
+            if c == Component::Scheduler && self.cfg.symmetry != Symmetry::Off {
+                self.schedule_actions(s, actions);
+            } else {
+                actions.push(Action::Step(c));
+            }
             if !self.synced(s, c) {
                 actions.push(Action::Sync(c));
             }
@@ -666,6 +711,7 @@ impl Model for PodChainModel {
     fn next_state(&self, s: &State, a: Action) -> Option<State> {
         let mut n = match a {
             Action::Step(c) => self.step(s, c),
+            Action::Schedule(order) => self.step_in_order(s, Component::Scheduler, &order),
             Action::Sync(c) => self.sync(s, c),
             Action::Restart(c) => {
                 let mut n = s.clone();
@@ -739,6 +785,10 @@ impl Model for PodChainModel {
     fn format_action(&self, a: &Action) -> String {
         match a {
             Action::Step(c) => format!("{} acts on its cache", c.name()),
+            Action::Schedule(order) => {
+                let names: Vec<String> = order.iter().map(|i| node_name(*i)).collect();
+                format!("scheduler acts on its cache (ties go to {})", names.join(", then "))
+            }
             Action::Sync(c) => format!("{}'s watch catches up", c.name()),
             Action::Restart(c) => format!("{} crashes and restarts", c.name()),
             Action::ExitContainer(i) => format!("a container on node-{i} exits with code 1"),
@@ -843,11 +893,21 @@ pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
 
 /// The stateright run: every safety property, with progress.
 pub fn run_safety(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
-    use stateright::Checker;
     let m = PodChainModel { cfg: cfg.clone() };
     let names: Vec<&'static str> = m.properties().iter().map(|p| p.name).collect();
     let started = std::time::Instant::now();
-    let checker = PodChainModel { cfg }.checker().threads(threads.max(1)).target_state_count(max_states).finish_when(stateright::HasDiscoveries::AnyFailures).spawn_bfs();
+    let symmetric = cfg.symmetry == Symmetry::Nodes;
+    let builder = PodChainModel { cfg }.checker().threads(threads.max(1)).target_state_count(max_states).finish_when(stateright::HasDiscoveries::AnyFailures);
+    // stateright reduces by symmetry in its depth-first search only.
+    if symmetric {
+        report_safety(&m, builder.symmetry_fn(crate::symmetry::representative).spawn_dfs(), started, max_states, names, "unique up to renaming nodes")
+    } else {
+        report_safety(&m, builder.spawn_bfs(), started, max_states, names, "unique")
+    }
+}
+
+/// Prints progress while `checker` runs, then each property's verdict.
+fn report_safety(m: &PodChainModel, checker: impl stateright::Checker<PodChainModel>, started: std::time::Instant, max_states: usize, names: Vec<&'static str>, unique_label: &str) -> bool {
     let (mut last, mut last_at) = (0, std::time::Instant::now());
     while !checker.is_done() {
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -859,7 +919,7 @@ pub fn run_safety(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
         }
     }
     let checker = checker.join();
-    println!("explored {} states ({} unique, max depth {}) in {:.1}s{}", checker.state_count(), checker.unique_state_count(), checker.max_depth(), started.elapsed().as_secs_f64(), if checker.unique_state_count() >= max_states { " — stopped at --max-states" } else { "" });
+    println!("explored {} states ({} {unique_label}, max depth {}) in {:.1}s{}", checker.state_count(), checker.unique_state_count(), checker.max_depth(), started.elapsed().as_secs_f64(), if checker.unique_state_count() >= max_states { " — stopped at --max-states" } else { "" });
     let mut ok = true;
     for name in names {
         let is_sometimes = name == "the deployment converges";
@@ -905,16 +965,37 @@ pub fn is_fault(a: &Action) -> bool {
 pub fn fairness_class(a: &Action) -> String {
     match a {
         Action::Step(c) => format!("{} steps", c.name()),
+        Action::Schedule(_) => format!("{} steps", Component::Scheduler.name()),
         Action::Sync(c) => format!("{}'s watch delivers", c.name()),
         Action::Tick(_) => "time passes".into(),
         other => format!("{other:?}"),
     }
 }
 
+/// The fairness classes under node symmetry: every kubelet's steps are one
+/// class, and every kubelet's watch deliveries another. A class has to
+/// mean the same in every state of an orbit, and "node-1's kubelet" does
+/// not. This fairness is weaker than one class per kubelet (a cycle in
+/// which one kubelet never steps counts as fair), so a liveness verdict
+/// "holds" under it holds under the stronger one too; a livelock it reports
+/// may starve one kubelet, and a run without symmetry tells.
+pub fn symmetric_fairness_class(a: &Action) -> String {
+    match a {
+        Action::Step(Component::Kubelet(_)) => "a kubelet steps".into(),
+        Action::Sync(Component::Kubelet(_)) => "a kubelet's watch delivers".into(),
+        other => fairness_class(other),
+    }
+}
+
 /// "Eventually stable reconciliation": once faults stop, every weakly fair
 /// execution reaches `converged` and stays there — checked exactly on the
-/// whole reachable graph (see `liveness`).
+/// whole reachable graph (see `liveness`), or on its quotient by node
+/// renaming with `Symmetry::Nodes`.
 pub fn check_liveness(cfg: ModelConfig, max_states: usize) -> crate::liveness::Report {
     let m = PodChainModel { cfg };
-    crate::liveness::check(&m, is_fault, fairness_class, |s: &State| m.converged(s), max_states)
+    if m.cfg.symmetry == Symmetry::Nodes {
+        crate::liveness::check(&m, is_fault, symmetric_fairness_class, |s: &State| m.converged(s), Some(crate::symmetry::representative), max_states)
+    } else {
+        crate::liveness::check(&m, is_fault, fairness_class, |s: &State| m.converged(s), None, max_states)
+    }
 }

@@ -303,8 +303,11 @@ impl Cluster {
     }
 
     /// One pass of the scheduler over the unbound pods in its view, counting
-    /// its own not-yet-seen bindings (`self.assumed`).
-    pub fn step_scheduler(&mut self, view: &Objects) -> usize {
+    /// its own not-yet-seen bindings (`self.assumed`). Nodes are handed to
+    /// `schedule` in the order of `prefer` (the rest after, in name order),
+    /// so ties go to the first of them; an empty `prefer` is the daemon's
+    /// name order.
+    pub fn step_scheduler(&mut self, view: &Objects, prefer: &[String]) -> usize {
         let mut n = 0;
         let cached = pods(view);
         let pending: Vec<Pod> = cached.iter().filter(|p| wants(p, DEFAULT_SCHEDULER_NAME)).map(|p| (*p).clone()).collect();
@@ -314,7 +317,8 @@ impl Cluster {
                 continue;
             }
             let all: Vec<&Pod> = counted.iter().collect();
-            let nodes: Vec<&Node> = list(view, Kind::Node).filter_map(|o| o.as_node()).collect();
+            let mut nodes: Vec<&Node> = list(view, Kind::Node).filter_map(|o| o.as_node()).collect();
+            nodes.sort_by_key(|n| prefer.iter().position(|p| *p == n.metadata.name).unwrap_or(usize::MAX));
             match schedule(&pod, &nodes, &all, self.cfg.scheduler) {
                 Decision::Bind(node) => {
                     if self.apply("scheduler", &Effect::bind(&pod, &node)).is_ok() {
@@ -473,7 +477,7 @@ impl Cluster {
         let v = self.objects.clone();
         n += self.step_replicasets(&v, true);
         let v = self.objects.clone();
-        n += self.step_scheduler(&v);
+        n += self.step_scheduler(&v, &[]);
         for node in &nodes {
             let v = self.objects.clone();
             n += self.step_kubelet(node, &v);

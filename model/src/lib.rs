@@ -12,6 +12,7 @@ pub mod check;
 pub mod cluster;
 pub mod liveness;
 pub mod store;
+pub mod symmetry;
 pub mod trace;
 
 pub use cluster::{Cluster, ClusterConfig};

@@ -27,6 +27,16 @@
 //! States are held by fingerprint only (like stateright), plus the parent
 //! edge, so a counterexample is rebuilt by replaying actions from the
 //! initial state.
+//!
+//! With a symmetry (`representative`), a graph node is an orbit: states
+//! are identified by their representative's fingerprint, and each orbit's
+//! edges are those of the first state of it reached (which, as in
+//! stateright, is the state explored, so replaying the parent edges still
+//! rebuilds real paths). For a symmetry of the model the quotient graph has
+//! the same deadlocks, cycles and goal exits as the whole graph, with the
+//! same class labels provided every class is invariant under the symmetry
+//! (the caller passes such classes: see `check::symmetric_fairness_class`),
+//! so every verdict carries over.
 
 use stateright::Model;
 use std::collections::hash_map::DefaultHasher;
@@ -77,9 +87,13 @@ struct Node<A> {
     enabled: BTreeSet<u16>,
 }
 
+/// A function that maps each state to the one state of its orbit that
+/// stands for all of them (a symmetry's representative).
+pub type Representative<S> = fn(&S) -> S;
+
 /// Checks "once faults stop, every weakly fair execution reaches `goal` and
 /// stays there" on every state reachable from `m`'s initial states.
-pub fn check<M: Model>(m: &M, is_fault: impl Fn(&M::Action) -> bool, class: impl Fn(&M::Action) -> String, goal: impl Fn(&M::State) -> bool, max_states: usize) -> Report
+pub fn check<M: Model>(m: &M, is_fault: impl Fn(&M::Action) -> bool, class: impl Fn(&M::Action) -> String, goal: impl Fn(&M::State) -> bool, representative: Option<Representative<M::State>>, max_states: usize) -> Report
 where
     M::State: Hash,
     M::Action: Clone + std::fmt::Debug,
@@ -95,11 +109,15 @@ where
             }
         }
     };
+    let key = |s: &M::State| match representative {
+        Some(r) => fingerprint(&r(s)),
+        None => fingerprint(s),
+    };
     let mut ids: HashMap<u64, u32> = HashMap::new();
     let mut nodes: Vec<Node<M::Action>> = Vec::new();
     let mut queue: VecDeque<(u32, M::State)> = VecDeque::new();
     for s in m.init_states() {
-        let fp = fingerprint(&s);
+        let fp = key(&s);
         if ids.contains_key(&fp) {
             continue;
         }
@@ -115,7 +133,7 @@ where
         m.actions(&s, &mut actions);
         for a in actions.drain(..) {
             let Some(n) = m.next_state(&s, a.clone()) else { continue };
-            let fp = fingerprint(&n);
+            let fp = key(&n);
             let target = match ids.get(&fp) {
                 Some(t) => *t,
                 None => {

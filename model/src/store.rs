@@ -46,6 +46,14 @@ impl<T> Clone for Shared<T> {
     }
 }
 
+impl<T> Shared<T> {
+    /// The address of the shared value: equal for clones. Only meaningful
+    /// while this value (or a clone) is alive.
+    pub fn addr(&self) -> usize {
+        Arc::as_ptr(&self.value) as *const () as usize
+    }
+}
+
 impl<T> Deref for Shared<T> {
     type Target = T;
     fn deref(&self) -> &T {
@@ -104,6 +112,38 @@ impl Store {
 }
 
 impl Store {
+    /// Whether two stores share one map (so are equal without looking).
+    pub fn same_map(&self, other: &Store) -> bool {
+        Arc::ptr_eq(&self.map, &other.map)
+    }
+
+    /// The address of the shared map: equal for clones until one writes.
+    /// Only meaningful while this store (or a clone) is alive.
+    pub fn map_addr(&self) -> usize {
+        Arc::as_ptr(&self.map) as usize
+    }
+
+    /// This store with every object passed through `f`, which returns what
+    /// it must become (None: unchanged); each lands under its (possibly new)
+    /// key, and two objects may trade keys.
+    pub fn rewrite(&self, mut f: impl FnMut(&Shared<Object>) -> Option<Shared<Object>>) -> Store {
+        let changed: Vec<(&String, Shared<Object>)> = self.map.iter().filter_map(|(k, o)| f(o).map(|n| (k, n))).collect();
+        if changed.is_empty() {
+            return self.clone();
+        }
+        let mut out = self.clone();
+        // Every old key goes first, so that objects trading keys do not clobber each other.
+        for (key, _) in &changed {
+            out.remove(key);
+        }
+        for (_, obj) in changed {
+            let key = obj.key();
+            assert!(!out.map.contains_key(&key), "a rewrite put two objects at {key}");
+            out.insert_shared(key, obj);
+        }
+        out
+    }
+
     /// The objects of these kinds (an informer's view); all of them for `None`.
     pub fn only(&self, kinds: Option<&[Kind]>) -> Store {
         let Some(kinds) = kinds else { return self.clone() };
@@ -183,6 +223,35 @@ mod tests {
         empty.remove("x");
         assert_eq!(empty, Store::default());
         assert_eq!(empty.hash, 0);
+    }
+
+    #[test]
+    fn a_rewrite_can_swap_keys() {
+        let mut a = Store::default();
+        for n in [ns("x", "1"), ns("y", "2"), ns("z", "3")] {
+            a.insert(n.key(), n);
+        }
+        // x and y trade names; z stays as it is.
+        let swap = |o: &Shared<Object>| {
+            let to = match o.meta().name.as_str() {
+                "x" => "y",
+                "y" => "x",
+                _ => return None,
+            };
+            let mut o = (**o).clone();
+            o.meta_mut().name = to.into();
+            Some(Shared::new(o))
+        };
+        let b = a.rewrite(swap);
+        let mut expect = Store::default();
+        for n in [ns("y", "1"), ns("x", "2"), ns("z", "3")] {
+            expect.insert(n.key(), n);
+        }
+        assert_eq!(b, expect);
+        assert_eq!(b.hash, expect.hash);
+        assert_eq!(b.rewrite(swap), a);
+        // A rewrite that changes nothing shares the map.
+        assert!(a.rewrite(|_| None).same_map(&a));
     }
 
     #[test]

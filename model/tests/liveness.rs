@@ -14,7 +14,7 @@ fn stateright_eventually_misses_a_livelock_that_the_fair_check_finds() {
     assert!(c.is_done());
     assert!(c.discovery("the controllers agree").is_none(), "stateright's eventually is blind to cycles (as documented); if this fails, it no longer is");
     // The fair check: both controllers take turns (each is fair), the goal is never reached.
-    let r = liveness::check(&fighting::Fighting, |_| false, |a: &fighting::Act| format!("{a:?}"), fighting::agreed, 1000);
+    let r = liveness::check(&fighting::Fighting, |_| false, |a: &fighting::Act| format!("{a:?}"), fighting::agreed, None, 1000);
     match r.verdict {
         Verdict::Livelock { path, cycle } => {
             assert_eq!(cycle.len(), 2, "one write each: {cycle:?}");
@@ -52,7 +52,7 @@ fn an_unfair_cycle_is_not_a_livelock() {
             vec![]
         }
     }
-    let r = liveness::check(&Spin, |_| false, |a: &&str| a.to_string(), |s: &u8| *s == 2, 100);
+    let r = liveness::check(&Spin, |_| false, |a: &&str| a.to_string(), |s: &u8| *s == 2, None, 100);
     assert_eq!(r.verdict, Verdict::Holds);
     assert_eq!(r.non_goal_cycles, 1, "the spin cycle exists but is unfair");
     assert_eq!(r.fault_free_cycles, 1, "and it is the only cycle");
@@ -81,7 +81,7 @@ fn a_deadlock_short_of_the_goal_is_reported() {
             vec![]
         }
     }
-    let r = liveness::check(&Stuck, |_| false, |a: &u8| a.to_string(), |s: &u8| *s == 2, 100);
+    let r = liveness::check(&Stuck, |_| false, |a: &u8| a.to_string(), |s: &u8| *s == 2, None, 100);
     assert!(matches!(r.verdict, Verdict::Deadlock { .. }), "{:?}", r.verdict);
 }
 

@@ -112,6 +112,8 @@ async fn schedule_one(client: &Client, pods: &informer::Informer, nodes: &inform
     if assumed.get(key).is_some_and(|(uid, _)| *uid == pod.metadata.uid) {
         return None;
     }
+    // The informer's cache is ordered by key, so nodes come in name order
+    // and ties between equally good nodes go to the first name, every time.
     let node_objs = nodes.snapshot();
     let node_list: Vec<_> = node_objs.iter().filter_map(|o| o.as_node()).collect();
     let pod_objs = pods.snapshot();

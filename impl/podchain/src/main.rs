@@ -382,6 +382,10 @@ Flags:
                          period) while the cluster is idle short of its goal (default: 0)
   --pods-per-node N      room on each node: pods ask for 1/N of a node's cpu (default: 2)
   --safeguards-off LIST  comma-separated: expectations, accounting, node-name, rv-precondition (default: none)
+  --symmetry S           off | nodes: nodes are interchangeable: the scheduler's ties are explored
+                         in every order of nodes and states that differ only in which node is
+                         called what are one state (up to 4 nodes; default: off, ties in name
+                         order as the daemon breaks them)
   --threads N            checker threads (default: 2)
   --max-states N         stop after this many unique states (default: 2000000)
   --listen ADDR          explore: where to serve the Explorer (default: 127.0.0.1:3000)
@@ -396,7 +400,7 @@ fn run_model(argv: &[String]) -> Result<(), String> {
     };
     let a = Args::parse(
         &argv[1..],
-        &["nodes", "replicas", "consistency", "crashes", "node-failures", "exits", "rollout", "delete", "scale-to", "ticks", "pods-per-node", "safeguards-off", "threads", "max-states", "listen"],
+        &["nodes", "replicas", "consistency", "crashes", "node-failures", "exits", "rollout", "delete", "scale-to", "ticks", "pods-per-node", "safeguards-off", "symmetry", "threads", "max-states", "listen"],
         MODEL_HELP,
     )?;
     use model::check::{Consistency, ModelConfig};
@@ -426,6 +430,14 @@ fn run_model(argv: &[String]) -> Result<(), String> {
             "rv-precondition" => cfg.check_resource_version = false,
             other => return Err(format!("--safeguards-off: unknown safeguard {other:?} (expectations, accounting, node-name, rv-precondition)")),
         }
+    }
+    cfg.symmetry = match a.str("symmetry", "off").as_str() {
+        "off" => model::check::Symmetry::Off,
+        "nodes" => model::check::Symmetry::Nodes,
+        other => return Err(format!("--symmetry: expected off or nodes, got {other:?}")),
+    };
+    if cfg.symmetry != model::check::Symmetry::Off && cfg.nodes > model::symmetry::MAX_SYMMETRIC_NODES {
+        return Err(format!("--symmetry nodes: at most {} nodes (the scheduler's pass is explored in every order of nodes), got {}", model::symmetry::MAX_SYMMETRIC_NODES, cfg.nodes));
     }
     match sub.as_str() {
         "check" => {

@@ -1,8 +1,12 @@
 //! The scheduler's decision for one pod: filter nodes (unschedulable,
 //! taints/tolerations, nodeSelector, cpu/memory/pods against allocatable
 //! minus what is already bound there), score the rest (least allocated plus
-//! spreading of pods with the same owner), pick the best; ties go to the
-//! lexically smallest node name so that decisions are deterministic.
+//! spreading of pods with the same owner), pick the best. Ties go to the
+//! node that comes first in the caller's `nodes`: upstream picks at random
+//! among equals, and which equal node wins is the caller's choice. The
+//! daemon passes its cache in name order, so its decisions are
+//! deterministic; the model passes every order, so that no node is
+//! special and renaming nodes is a symmetry it can reduce by.
 
 use crate::podutil::{is_terminal, request_nanos, tolerates};
 use crate::types::*;
@@ -98,7 +102,8 @@ fn score(pod: &Pod, node: &Node, on_node: &[&Pod]) -> i64 {
     frac_sum / 2 - siblings * 100
 }
 
-/// Chooses a node. `pods` are all pods the scheduler knows (bound or assumed).
+/// Chooses a node. `pods` are all pods the scheduler knows (bound or
+/// assumed). Among nodes with the best score, the first in `nodes` wins.
 pub fn schedule(pod: &Pod, nodes: &[&Node], pods: &[&Pod], opts: SchedulerOptions) -> Decision {
     let mut by_node: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
     for p in pods {
@@ -114,10 +119,8 @@ pub fn schedule(pod: &Pod, nodes: &[&Node], pods: &[&Pod], opts: SchedulerOption
             Some(why) => *reasons.entry(why).or_default() += 1,
             None => {
                 let s = score(pod, node, on);
-                let better = match best {
-                    None => true,
-                    Some((bs, bn)) => s > bs || (s == bs && node.metadata.name.as_str() < bn),
-                };
+                // Strictly better only: among equals the earliest in `nodes` stays.
+                let better = best.is_none_or(|(bs, _)| s > bs);
                 if better {
                     best = Some((s, node.metadata.name.as_str()));
                 }
@@ -163,6 +166,18 @@ mod tests {
         assert_eq!(schedule(&p, &[&n1], &[&busy], SchedulerOptions::default()), Decision::Unschedulable("0/1 nodes are available: 1 Insufficient cpu.".into()));
         // With the safeguard off, the node is (wrongly) overcommitted.
         assert_eq!(schedule(&p, &[&n1], &[&busy], SchedulerOptions { account_bound_pods: false }), Decision::Bind("n1".into()));
+    }
+
+    #[test]
+    fn ties_go_to_the_first_node_in_the_callers_order() {
+        let (a, b) = (node("a", "2"), node("b", "2"));
+        let p = pod("100m", "");
+        let opts = SchedulerOptions::default();
+        assert_eq!(schedule(&p, &[&a, &b], &[], opts), Decision::Bind("a".into()));
+        assert_eq!(schedule(&p, &[&b, &a], &[], opts), Decision::Bind("b".into()));
+        // A better score beats an earlier place.
+        let busy = pod("1", "b");
+        assert_eq!(schedule(&p, &[&b, &a], &[&busy], opts), Decision::Bind("a".into()));
     }
 
     #[test]

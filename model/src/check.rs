@@ -774,6 +774,13 @@ impl Model for PodChainModel {
                 n
             }
         };
+        // No time travel: whatever the action (a step, a watch delivering, a
+        // crash and relist, a clock jump), no component's cache goes back.
+        for (c, r) in &s.cache_revisions {
+            if n.cache_revisions.get(c).is_some_and(|now| now < r) {
+                n.violations.insert(format!("{}'s cache went back from revision {r} to {}", c.name(), n.cache_revisions[c]));
+            }
+        }
         self.canonicalize(&mut n);
         if n == *s {
             None

@@ -4,7 +4,7 @@
 //! because the store fsyncs.
 
 use crate::registry::{now, Registry};
-use crate::{discovery, table};
+use crate::{discovery, openapi, table};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
 use hyper::body::{Body, Frame, Incoming};
@@ -91,6 +91,8 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
         (&Method::GET, ["apis"]) => return Ok(json_response(StatusCode::OK, &discovery::api_group_list())),
         (&Method::GET, ["api", v]) => return discovery::resource_list("", v).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(|| not_found_path(&path)),
         (&Method::GET, ["apis", g, v]) => return discovery::resource_list(g, v).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(|| not_found_path(&path)),
+        (&Method::GET, ["openapi", "v3"]) => return Ok(json_response(StatusCode::OK, &openapi::index())),
+        (&Method::GET, ["openapi", "v3", gv @ ..]) => return openapi::document(&gv.join("/")).map(|d| json_response(StatusCode::OK, d)).ok_or_else(|| not_found_path(&path)),
         _ => {}
     }
     let (group, version, rest) = match segs.as_slice() {
@@ -224,7 +226,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
             let body = read_body_bytes(req).await?;
             let body: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?;
             // Merge and strategic patches have the object's shape: check their fields.
-            let unknown = if patch_type != PatchType::Json && (t.sub.is_empty() || t.sub == "status") { podcore::schema::unknown_fields(kind, &body) } else { vec![] };
+            let unknown = if patch_type != PatchType::Json && (t.sub.is_empty() || t.sub == "status") { podcore::schema::unknown_patch_fields(kind, &body) } else { vec![] };
             let warnings = field_problems(&validation, &[], &unknown)?;
             let reg = ctx.registry.clone();
             let (ns, name) = (t.namespace.clone(), t.name.clone());
@@ -381,7 +383,12 @@ async fn read_body(req: Request<Incoming>, content_type: &str, q: &HashMap<Strin
     let d = crate::decode::decode_checked(content_type, &bytes)?;
     let unknown = schema_kind.map(|k| podcore::schema::unknown_fields(k, &d.value)).unwrap_or_default();
     let warnings = field_problems(validation, &d.duplicates, &unknown)?;
-    Ok((d.value, warnings))
+    let mut value = d.value;
+    if let Some(k) = schema_kind {
+        // As upstream's decoding: what was only warned about is not kept.
+        podcore::schema::prune_unknown(k, &mut value);
+    }
+    Ok((value, warnings))
 }
 
 /// Adds `Warning: 299 - "..."` headers, which kubectl and client-go print.

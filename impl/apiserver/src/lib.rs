@@ -4,10 +4,12 @@
 //!   feeds the watch caches synchronously after each commit.
 //! - `http`: routing, decoding, responses, watch streams.
 //! - `discovery`, `table`: what kubectl needs to find and print resources.
+//! - `openapi`: the OpenAPI v3 documents kubectl's validation reads.
 
 pub mod decode;
 pub mod discovery;
 pub mod http;
+pub mod openapi;
 pub mod registry;
 pub mod table;
 

@@ -248,7 +248,9 @@ impl Registry {
         let i = kind.info();
         for _ in 0..MAX_CONFLICT_RETRIES {
             let (old, rev) = self.current(kind, &key, name)?;
-            let patched = patch::apply(i.kind_name, patch_type, &old.to_value(), body).map_err(|e| ApiError::new(422, "Invalid", format!("{} \"{name}\" is invalid: the patch could not be applied: {e}", i.kind_name)))?;
+            let mut patched = patch::apply(i.kind_name, patch_type, &old.to_value(), body).map_err(|e| ApiError::new(422, "Invalid", format!("{} \"{name}\" is invalid: the patch could not be applied: {e}", i.kind_name)))?;
+            // Whatever the patch type, what upstream's types have no field for is not kept.
+            podcore::schema::prune_unknown(kind, &mut patched);
             let new = Object::from_value(kind, patched)?;
             let pinned = new.meta().resource_version != old.meta().resource_version;
             match admission::prepare_update(&old, new, target).and_then(|p| self.write_prepared(kind, &key, name, &old, rev, p)) {

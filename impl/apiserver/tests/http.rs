@@ -241,6 +241,10 @@ async fn unknown_fields_warn_by_default_fail_under_strict_and_are_silent_under_i
     assert!(head.contains(r#"unknown field \"spec.nodeNme\""#), "{head}");
     assert!(head.contains(r#"unknown field \"spec.containers[0].imagePullPolicyy\""#), "{head}");
     assert!(!head.contains("volumes"), "fields podchain carries without modelling are known: {head}");
+    // As upstream, what was only warned about is not stored; known fields are.
+    let stored = c.get(Kind::Pod, "default", "warned").await.unwrap().to_value();
+    assert!(stored["spec"].get("nodeNme").is_none() && stored["spec"]["containers"][0].get("imagePullPolicyy").is_none(), "{stored}");
+    assert_eq!(stored["spec"]["volumes"][0]["emptyDir"], json!({}));
     // Strict: 400 naming every path; nothing stored.
     let (head, resp) = raw(&c, "POST", &format!("{PODS}?fieldValidation=Strict"), "application/json", &body("strict")).await;
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
@@ -252,6 +256,29 @@ async fn unknown_fields_warn_by_default_fail_under_strict_and_are_silent_under_i
     // Merge patches are checked too: a warning by default, 400 under Strict.
     let (head, _) = raw(&c, "PATCH", &format!("{PODS}/warned"), "application/merge-patch+json", r#"{"metadata":{"labelz":{"a":"b"}}}"#).await;
     assert!(head.starts_with("HTTP/1.1 200") && head.contains("metadata.labelz"), "{head}");
+    assert!(c.get(Kind::Pod, "default", "warned").await.unwrap().to_value()["metadata"].get("labelz").is_none());
+    // A patch that sets an unknown field to null removes it, so Strict lets it through.
+    let (head, _) = raw(&c, "PATCH", &format!("{PODS}/warned?fieldValidation=Strict"), "application/strategic-merge-patch+json", r#"{"spec":{"containers":[{"name":"c","imagePullPolicyy":null}]}}"#).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let (head, _) = raw(&c, "PATCH", &format!("{PODS}/warned?fieldValidation=Strict"), "application/strategic-merge-patch+json", r#"{"spec":{"containers":[{"name":"c","imag":"j"}]}}"#).await;
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+}
+
+#[tokio::test]
+async fn openapi_v3_index_points_at_a_document_per_group_version() {
+    let c = start(100).await;
+    let index = c.request(Method::GET, "/openapi/v3", None).await.unwrap();
+    let paths = index["paths"].as_object().expect("paths");
+    for gv in ["api/v1", "apis/apps/v1", "apis/coordination.k8s.io/v1"] {
+        let url = paths[gv]["serverRelativeURL"].as_str().unwrap();
+        let doc = c.request(Method::GET, url, None).await.unwrap();
+        assert_eq!(doc["openapi"], "3.0.0", "{gv}");
+        assert!(!doc["paths"].as_object().unwrap().is_empty(), "{gv}");
+    }
+    let deployments = c.request(Method::GET, "/openapi/v3/apis/apps/v1", None).await.unwrap();
+    let patch = &deployments["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+    assert_eq!(patch["x-kubernetes-group-version-kind"], json!({"group": "apps", "version": "v1", "kind": "Deployment"}));
+    assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
+    let missing = c.request(Method::GET, "/openapi/v3/apis/batch/v1", None).await.unwrap_err();
+    assert_eq!(missing.code, 404);
 }

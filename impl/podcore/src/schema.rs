@@ -202,27 +202,66 @@ pub fn schema(kind: Kind) -> &'static [(&'static str, F)] {
 /// directives and are skipped.
 pub fn unknown_fields(kind: Kind, value: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    walk(schema(kind), value, "", &mut out);
+    walk(schema(kind), value, "", false, &mut out);
     out
 }
 
-fn walk(fields: &'static [(&'static str, F)], v: &Value, path: &str, out: &mut Vec<String>) {
+/// The same for a merge or strategic merge patch: a field set to `null`
+/// is removed by the patch, so it cannot bring an unknown field in (kubectl
+/// sends `"misspelt": null` to take out what an earlier lenient apply let
+/// through, and upstream, checking the patched result, accepts it).
+pub fn unknown_patch_fields(kind: Kind, patch: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(schema(kind), patch, "", true, &mut out);
+    out
+}
+
+/// Removes every field of `value` that upstream's API does not define for
+/// `kind` (all of them, not only the first `MAX_REPORTED_UNKNOWN`), as
+/// upstream's decoding into its types drops them; strategic-merge-patch
+/// directives (`$patch`, `$setElementOrder/...`) stay. Returns how many
+/// fields went. The apiserver prunes what it stores, so an object never
+/// keeps a misspelt field that a lenient `fieldValidation` let through.
+pub fn prune_unknown(kind: Kind, value: &mut Value) -> usize {
+    prune(schema(kind), value)
+}
+
+fn prune(fields: &'static [(&'static str, F)], v: &mut Value) -> usize {
+    let Value::Object(m) = v else { return 0 };
+    let before = m.len();
+    m.retain(|k, _| k.starts_with('$') || fields.iter().any(|(name, _)| name == k));
+    let mut n = before - m.len();
+    for (k, child) in m.iter_mut() {
+        match fields.iter().find(|(name, _)| name == k) {
+            Some((_, F::Obj(inner))) => n += prune(inner, child),
+            Some((_, F::List(inner))) => {
+                if let Value::Array(items) = child {
+                    n += items.iter_mut().map(|item| prune(inner, item)).sum::<usize>();
+                }
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
+fn walk(fields: &'static [(&'static str, F)], v: &Value, path: &str, patch: bool, out: &mut Vec<String>) {
     let Value::Object(m) = v else { return };
     for (k, child) in m {
         if out.len() >= MAX_REPORTED_UNKNOWN {
             return;
         }
-        if k.starts_with('$') {
+        if k.starts_with('$') || (patch && child.is_null()) {
             continue;
         }
         let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
         match fields.iter().find(|(name, _)| name == k) {
             None => out.push(p),
-            Some((_, F::Obj(inner))) => walk(inner, child, &p, out),
+            Some((_, F::Obj(inner))) => walk(inner, child, &p, patch, out),
             Some((_, F::List(inner))) => {
                 if let Value::Array(items) = child {
                     for (i, item) in items.iter().enumerate() {
-                        walk(inner, item, &format!("{p}[{i}]"), out);
+                        walk(inner, item, &format!("{p}[{i}]"), patch, out);
                     }
                 }
             }
@@ -235,6 +274,31 @@ fn walk(fields: &'static [(&'static str, F)], v: &Value, path: &str, out: &mut V
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_patch_may_remove_an_unknown_field_but_not_bring_one_in() {
+        let remove = json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "imagePullPolicyy": null}]}}}});
+        assert!(unknown_patch_fields(Kind::Deployment, &remove).is_empty());
+        assert_eq!(unknown_fields(Kind::Deployment, &remove), ["spec.template.spec.containers[0].imagePullPolicyy"]);
+        let add = json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "imagePullPolicyy": "Never"}]}}}});
+        assert_eq!(unknown_patch_fields(Kind::Deployment, &add), ["spec.template.spec.containers[0].imagePullPolicyy"]);
+    }
+
+    #[test]
+    fn pruning_removes_exactly_the_unknown_fields_however_many() {
+        let mut containers: Vec<Value> = (0..MAX_REPORTED_UNKNOWN + 5).map(|i| json!({"name": format!("c{i}"), "image": "i", "imagePullPolicyy": "Never", "livenessProbe": {"anything": 1}})).collect();
+        containers.push(json!({"$patch": "replace"}));
+        let mut v = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labelz": {}}, "spec": {"containers": containers, "volumes": [{"name": "v", "emptyDir": {}}]}, "extra": 1});
+        let n = prune_unknown(Kind::Pod, &mut v);
+        assert_eq!(n, MAX_REPORTED_UNKNOWN + 5 + 2);
+        assert!(unknown_fields(Kind::Pod, &v).is_empty());
+        // Known fields podchain only carries, and patch directives, stay.
+        assert_eq!(v["spec"]["containers"][0]["livenessProbe"], json!({"anything": 1}));
+        assert_eq!(v["spec"]["volumes"][0]["emptyDir"], json!({}));
+        assert_eq!(v["spec"]["containers"][MAX_REPORTED_UNKNOWN + 5], json!({"$patch": "replace"}));
+        assert!(v.get("extra").is_none() && v["metadata"].get("labelz").is_none());
+        assert_eq!(prune_unknown(Kind::Pod, &mut v), 0);
+    }
 
     #[test]
     fn typos_are_found_with_their_paths_and_carried_fields_are_not() {

@@ -1,0 +1,121 @@
+//! Real kubectl (v1.32, from the machine) against `podchain server` and one
+//! `podchain kubelet --runtime sim`, with kubectl's default validation: no
+//! `--validate=false` anywhere. kubectl finds from the OpenAPI v3 documents
+//! that the server validates fields itself, and sends `fieldValidation=Strict`.
+//!
+//! The session, in order: apply creates; a rollout completes; applying the
+//! same file again changes nothing; a changed file configures; a misspelt
+//! field is refused naming its path and changes nothing; under
+//! `--validate=warn` it is warned about and not stored, so the next clean
+//! apply settles; scale; the Table output; delete waits until the
+//! Deployment is gone and the garbage collector removes its pods.
+
+use client::{Client, ListOptions};
+use podcore::object::Kind;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use tests::{free_port, temp_dir, wait_for, wait_healthy, Proc};
+
+const T: Duration = Duration::from_secs(60);
+
+/// Runs kubectl; returns (success, stdout, stderr).
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("kubectl").arg("--kubeconfig").arg(kubeconfig).args(args).output().expect("kubectl is installed");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Runs kubectl and insists it succeeds; returns stdout and stderr together.
+fn ok(kubeconfig: &Path, args: &[&str]) -> String {
+    let (success, out, err) = kubectl(kubeconfig, args);
+    assert!(success, "kubectl {}: {err}{out}", args.join(" "));
+    format!("{out}{err}")
+}
+
+fn manifest(replicas: u32, pull_policy_field: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+      - name: web
+        image: podchain.local/sample:1
+        {pull_policy_field}: Never
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_applies_with_default_validation_scales_prints_and_deletes() {
+    let dir = temp_dir("e2e-kubectl");
+    let api = format!("127.0.0.1:{}", free_port());
+    let data = dir.join("data");
+    let _server = Proc::start("server", &["server".into(), "--data-dir".into(), data.display().to_string(), "--listen".into(), api.clone()], &dir);
+    wait_healthy(&format!("http://{api}"), T).await;
+    let kc = data.join("kubeconfig");
+    let _kubelet = Proc::start("kubelet", &["kubelet", "--node", "node-1", "--kubeconfig", kc.to_str().unwrap(), "--runtime", "sim", "--listen", &format!("127.0.0.1:{}", free_port()), "--sync-interval-ms", "200"].map(String::from), &dir);
+    let c = Client::from_kubeconfig(&kc, "e2e-kubectl").expect("kubeconfig written by the server");
+    let file = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let two = file("two.yaml", manifest(2, "imagePullPolicy"));
+    let three = file("three.yaml", manifest(3, "imagePullPolicy"));
+    let typo = file("typo.yaml", manifest(3, "imagePullPolicyy"));
+
+    // 1. Create, with kubectl's default --validate=strict, and roll out.
+    assert!(ok(&kc, &["apply", "-f", &two]).contains("deployment.apps/web created"));
+    assert!(ok(&kc, &["rollout", "status", "deployment/web", "--timeout=60s"]).contains("successfully rolled out"));
+    // 2. The same file again: nothing to change.
+    assert!(ok(&kc, &["apply", "-f", &two]).contains("deployment.apps/web unchanged"));
+    // 3. A changed file: a three-way strategic merge patch.
+    assert!(ok(&kc, &["apply", "-f", &three]).contains("deployment.apps/web configured"));
+    assert!(ok(&kc, &["rollout", "status", "deployment/web", "--timeout=60s"]).contains("successfully rolled out"));
+    let rv = ok(&kc, &["get", "deployment", "web", "-o", "jsonpath={.metadata.resourceVersion}"]);
+
+    // 4. A misspelt field is refused with its path, and nothing changes.
+    let (success, _, err) = kubectl(&kc, &["apply", "-f", &typo]);
+    assert!(!success, "a misspelt field was accepted under strict validation");
+    assert!(err.contains(r#"strict decoding error: unknown field "spec.template.spec.containers[0].imagePullPolicyy""#), "{err}");
+    assert_eq!(ok(&kc, &["get", "deployment", "web", "-o", "jsonpath={.metadata.resourceVersion}"]), rv);
+    let (success, _, err) = kubectl(&kc, &["create", "-f", &typo]);
+    assert!(!success && err.contains("imagePullPolicyy"), "{err}");
+
+    // 5. Under --validate=warn it is warned about and, as upstream, not stored.
+    let out = ok(&kc, &["apply", "--validate=warn", "-f", &typo]);
+    assert!(out.contains(r#"Warning: unknown field "spec.template.spec.containers[0].imagePullPolicyy""#), "{out}");
+    let stored = ok(&kc, &["get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0]}"]);
+    assert!(!stored.contains("imagePullPolicyy"), "the unknown field was stored: {stored}");
+    // The clean file takes the typo out of last-applied once, then settles.
+    assert!(ok(&kc, &["apply", "-f", &three]).contains("deployment.apps/web configured"));
+    assert!(ok(&kc, &["apply", "-f", &three]).contains("deployment.apps/web unchanged"));
+
+    // 6. Scale through the scale subresource, and kubectl's Table.
+    assert!(ok(&kc, &["scale", "deployment", "web", "--replicas=1"]).contains("deployment.apps/web scaled"));
+    assert!(ok(&kc, &["rollout", "status", "deployment/web", "--timeout=60s"]).contains("successfully rolled out"));
+    let table = ok(&kc, &["get", "deployment", "web"]);
+    let header: Vec<&str> = table.lines().next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], "{table}");
+    assert!(table.lines().nth(1).is_some_and(|l| l.split_whitespace().take(4).eq(["web", "1/1", "1", "1"])), "{table}");
+
+    // 7. Delete waits until the Deployment is gone; the collector takes its pods.
+    assert!(ok(&kc, &["delete", "-f", &three]).contains(r#"deployment.apps "web" deleted"#));
+    assert!(!kubectl(&kc, &["get", "deployment", "web"]).0);
+    wait_for("the Deployment's pods and ReplicaSets gone", T, || async {
+        let (pods, _) = c.list(Kind::Pod, "default", &ListOptions::default()).await.map_err(|e| e.to_string())?;
+        let (rss, _) = c.list(Kind::ReplicaSet, "default", &ListOptions::default()).await.map_err(|e| e.to_string())?;
+        if pods.is_empty() && rss.is_empty() { Ok(()) } else { Err(format!("{} pods, {} replicasets", pods.len(), rss.len())) }
+    })
+    .await;
+    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod", "garbage_collect"]);
+}

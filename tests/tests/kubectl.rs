@@ -7,8 +7,10 @@
 //! same file again changes nothing; a changed file configures; a misspelt
 //! field is refused naming its path and changes nothing; under
 //! `--validate=warn` it is warned about and not stored, so the next clean
-//! apply settles; scale; the Table output; delete waits until the
-//! Deployment is gone and the garbage collector removes its pods.
+//! apply settles; `set image`, rollout history and undo; scale; the Table
+//! output, `-o wide` too; drain refused with a clear error (protobuf); delete
+//! waits until the Deployment is gone and the garbage collector removes its
+//! pods.
 
 use client::{Client, ListOptions};
 use podcore::object::Kind;
@@ -100,7 +102,27 @@ async fn kubectl_applies_with_default_validation_scales_prints_and_deletes() {
     assert!(ok(&kc, &["apply", "-f", &three]).contains("deployment.apps/web configured"));
     assert!(ok(&kc, &["apply", "-f", &three]).contains("deployment.apps/web unchanged"));
 
-    // 6. Scale through the scale subresource, and kubectl's Table.
+    // 6. A rollout by `set image`, its history, and undo back to the template
+    //    before it. (The misspelt manifest above had no imagePullPolicy, so its
+    //    apply took the field out and made a revision of its own, as upstream.)
+    let revisions = |kc: &Path| -> Vec<u32> {
+        let h = ok(kc, &["rollout", "history", "deployment/web"]);
+        h.lines().skip_while(|l| !l.starts_with("REVISION")).skip(1).filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect()
+    };
+    let before = revisions(&kc);
+    let last = *before.last().expect("a revision");
+    assert!(ok(&kc, &["set", "image", "deployment/web", "web=podchain.local/sample:2"]).contains("image updated"));
+    assert!(ok(&kc, &["rollout", "status", "deployment/web", "--timeout=60s"]).contains("successfully rolled out"));
+    assert_eq!(revisions(&kc).last(), Some(&(last + 1)));
+    assert!(ok(&kc, &["rollout", "undo", "deployment/web"]).contains("rolled back"));
+    assert!(ok(&kc, &["rollout", "status", "deployment/web", "--timeout=60s"]).contains("successfully rolled out"));
+    assert_eq!(ok(&kc, &["get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]), "podchain.local/sample:1");
+    // Undo takes the previous template's ReplicaSet forward to the next revision.
+    let after = revisions(&kc);
+    assert_eq!(after.last(), Some(&(last + 2)), "{after:?}");
+    assert!(!after.contains(&last), "{after:?}");
+
+    // 7. Scale through the scale subresource, and kubectl's Table.
     assert!(ok(&kc, &["scale", "deployment", "web", "--replicas=1"]).contains("deployment.apps/web scaled"));
     assert!(ok(&kc, &["rollout", "status", "deployment/web", "--timeout=60s"]).contains("successfully rolled out"));
     let table = ok(&kc, &["get", "deployment", "web"]);
@@ -108,7 +130,15 @@ async fn kubectl_applies_with_default_validation_scales_prints_and_deletes() {
     assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], "{table}");
     assert!(table.lines().nth(1).is_some_and(|l| l.split_whitespace().take(4).eq(["web", "1/1", "1", "1"])), "{table}");
 
-    // 7. Delete waits until the Deployment is gone; the collector takes its pods.
+    let wide = ok(&kc, &["get", "pods", "-o", "wide"]);
+    let header: Vec<&str> = wide.lines().next().unwrap_or_default().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES"], "{wide}");
+    // drain deletes through kubectl's typed clientset, in protobuf: refused, saying so.
+    let (success, _, err) = kubectl(&kc, &["drain", "node-1", "--ignore-daemonsets", "--timeout=10s"]);
+    assert!(!success && err.contains("application/vnd.kubernetes.protobuf"), "{err}");
+    ok(&kc, &["uncordon", "node-1"]);
+
+    // 8. Delete waits until the Deployment is gone; the collector takes its pods.
     assert!(ok(&kc, &["delete", "-f", &three]).contains(r#"deployment.apps "web" deleted"#));
     assert!(!kubectl(&kc, &["get", "deployment", "web"]).0);
     wait_for("the Deployment's pods and ReplicaSets gone", T, || async {

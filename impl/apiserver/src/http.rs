@@ -255,7 +255,11 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
                 if bytes.iter().all(|b| b.is_ascii_whitespace()) {
                     DeleteOptions::default()
                 } else {
-                    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("unable to decode DeleteOptions: {e}")))?
+                    // The same bounded decoding as every body, so a body
+                    // podchain cannot read (protobuf, from kubectl's typed
+                    // clientset: `kubectl drain`) gets 415 saying so.
+                    let value = crate::decode::decode_body(&content_type, &bytes)?;
+                    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("unable to decode DeleteOptions: {e}")))?
                 }
             };
             if let Some(g) = q.get("gracePeriodSeconds") {

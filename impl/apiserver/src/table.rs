@@ -24,7 +24,7 @@ fn col(name: &str, ty: &str, priority: i32) -> Value {
 pub fn columns(obj_kind: podcore::object::Kind) -> Vec<Value> {
     use podcore::object::Kind::*;
     match obj_kind {
-        Pod => vec![col("Name", "string", 0), col("Ready", "string", 0), col("Status", "string", 0), col("Restarts", "string", 0), col("Age", "string", 0), col("IP", "string", 1), col("Node", "string", 1)],
+        Pod => vec![col("Name", "string", 0), col("Ready", "string", 0), col("Status", "string", 0), col("Restarts", "string", 0), col("Age", "string", 0), col("IP", "string", 1), col("Node", "string", 1), col("Nominated Node", "string", 1), col("Readiness Gates", "string", 1)],
         Deployment => vec![col("Name", "string", 0), col("Ready", "string", 0), col("Up-to-date", "string", 0), col("Available", "string", 0), col("Age", "string", 0)],
         ReplicaSet => vec![col("Name", "string", 0), col("Desired", "string", 0), col("Current", "string", 0), col("Ready", "string", 0), col("Age", "string", 0)],
         Node => vec![col("Name", "string", 0), col("Status", "string", 0), col("Roles", "string", 0), col("Age", "string", 0), col("Version", "string", 0)],
@@ -57,7 +57,16 @@ pub fn cells(obj: &Object, now: Time) -> Vec<Value> {
             };
             let ip = if p.status.pod_ip.is_empty() { "<none>".into() } else { p.status.pod_ip.clone() };
             let node = if p.spec.node_name.is_empty() { "<none>".into() } else { p.spec.node_name.clone() };
-            vec![json!(m.name), json!(format!("{ready}/{total}")), json!(status), json!(restarts.to_string()), json!(a), json!(ip), json!(node)]
+            // podchain never nominates (no preemption); readiness gates are
+            // carried in the spec, and a gate is met by a True condition of its type.
+            let gates: Vec<&str> = p.spec.extra.0.get("readinessGates").and_then(|g| g.as_array()).map(|g| g.iter().filter_map(|x| x["conditionType"].as_str()).collect()).unwrap_or_default();
+            let gates = if gates.is_empty() {
+                "<none>".to_string()
+            } else {
+                let met = gates.iter().filter(|t| p.status.conditions.iter().any(|c| c.type_ == **t && c.status == "True")).count();
+                format!("{met}/{}", gates.len())
+            };
+            vec![json!(m.name), json!(format!("{ready}/{total}")), json!(status), json!(restarts.to_string()), json!(a), json!(ip), json!(node), json!("<none>"), json!(gates)]
         }
         Object::Deployment(d) => {
             let want = d.spec.replicas.unwrap_or(1);

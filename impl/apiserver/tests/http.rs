@@ -282,3 +282,18 @@ async fn openapi_v3_index_points_at_a_document_per_group_version() {
     let missing = c.request(Method::GET, "/openapi/v3/apis/batch/v1", None).await.unwrap_err();
     assert_eq!(missing.code, 404);
 }
+
+#[tokio::test]
+async fn delete_options_decode_like_every_body_and_protobuf_gets_415() {
+    let c = start(100).await;
+    post(&c, PODS, &pod("p", json!({}))).await.unwrap();
+    // kubectl's typed clientset (kubectl drain) sends protobuf: refused, saying why; nothing deleted.
+    let (head, body) = raw(&c, "DELETE", &format!("{PODS}/p"), "application/vnd.kubernetes.protobuf", "k8s\0\n\x0c\n\x02v1").await;
+    assert!(head.starts_with("HTTP/1.1 415"), "{head}");
+    assert!(body.contains("application/vnd.kubernetes.protobuf"), "{body}");
+    assert!(c.get(Kind::Pod, "default", "p").await.is_ok());
+    // YAML delete options are read like YAML objects.
+    let (head, _) = raw(&c, "DELETE", &format!("{PODS}/p"), "application/yaml", "kind: DeleteOptions\napiVersion: v1\ngracePeriodSeconds: 0\n").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(c.get(Kind::Pod, "default", "p").await.unwrap_err().code, 404);
+}

@@ -8,7 +8,7 @@
 //! field is refused naming its path and changes nothing; under
 //! `--validate=warn` it is warned about and not stored, so the next clean
 //! apply settles; `set image`, rollout history and undo; scale; the Table
-//! output, `-o wide` too; drain refused with a clear error (protobuf); delete
+//! output, `-o wide` too; drain (evictions in protobuf) and uncordon; delete
 //! waits until the Deployment is gone and the garbage collector removes its
 //! pods.
 
@@ -133,10 +133,19 @@ async fn kubectl_applies_with_default_validation_scales_prints_and_deletes() {
     let wide = ok(&kc, &["get", "pods", "-o", "wide"]);
     let header: Vec<&str> = wide.lines().next().unwrap_or_default().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
     assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES"], "{wide}");
-    // drain deletes through kubectl's typed clientset, in protobuf: refused, saying so.
-    let (success, _, err) = kubectl(&kc, &["drain", "node-1", "--ignore-daemonsets", "--timeout=10s"]);
-    assert!(!success && err.contains("application/vnd.kubernetes.protobuf"), "{err}");
+    // drain: cordon, then evictions in protobuf through kubectl's typed
+    // clientset; the replacement waits while the node is unschedulable.
+    let before = ok(&kc, &["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]);
+    let drained = ok(&kc, &["drain", "node-1", "--ignore-daemonsets", "--timeout=30s"]);
+    assert!(drained.contains(&format!("pod/{} evicted", before.trim())) && drained.contains("node/node-1 drained"), "{drained}");
+    wait_for("the evicted pod replaced and unschedulable", T, || async {
+        let (pods, _) = c.list(Kind::Pod, "default", &ListOptions::default()).await.map_err(|e| e.to_string())?;
+        let pending: Vec<_> = pods.iter().filter_map(|o| o.as_pod()).filter(|p| p.metadata.name != before.trim() && p.spec.node_name.is_empty()).collect();
+        if pending.len() == 1 && pods.len() == 1 { Ok(()) } else { Err(format!("{} pods, {} unbound", pods.len(), pending.len())) }
+    })
+    .await;
     ok(&kc, &["uncordon", "node-1"]);
+    assert!(ok(&kc, &["rollout", "status", "deployment/web", "--timeout=60s"]).contains("successfully rolled out"));
 
     // 8. Delete waits until the Deployment is gone; the collector takes its pods.
     assert!(ok(&kc, &["delete", "-f", &three]).contains(r#"deployment.apps "web" deleted"#));

@@ -69,6 +69,7 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
                 "scale" => ("Scale", Some("autoscaling"), Some("v1"), vec!["get", "patch", "update"]),
                 "binding" => ("Binding", None, None, vec!["create"]),
                 "log" => ("Pod", None, None, vec!["get"]),
+                "eviction" => ("Eviction", Some("policy"), Some("v1"), vec!["create"]),
                 _ => continue,
             };
             let mut e = json!({"name": format!("{}/{}", r.plural, sub), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": verbs});

@@ -164,6 +164,18 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
             "log" => pod_log(ctx, &t.namespace, &t.name, &q).await,
             _ => Err(not_found_path(&path)),
         },
+        Method::POST if kind == Kind::Pod && t.sub == "eviction" => {
+            let ev = read_eviction(req, &content_type).await?;
+            if !ev.name.is_empty() && ev.name != t.name {
+                return Err(ApiError::bad_request(format!("name in URL does not match name in Eviction object: {:?} and {:?}", t.name, ev.name)));
+            }
+            // podchain has no PodDisruptionBudgets, so every eviction is allowed
+            // and is the pod's deletion with the eviction's options.
+            let opts = ev.delete_options.unwrap_or_default();
+            let (reg, ns, name) = (ctx.registry.clone(), t.namespace.clone(), t.name.clone());
+            blocking(move || reg.delete(Kind::Pod, &ns, &name, &opts)).await?;
+            Ok(json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+        }
         Method::POST => {
             let schema_kind = if t.sub.is_empty() { Some(kind) } else { None };
             let (body, warnings) = read_body(req, &content_type, &q, schema_kind).await?;
@@ -254,6 +266,13 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
                 let bytes = read_body_bytes(req).await?;
                 if bytes.iter().all(|b| b.is_ascii_whitespace()) {
                     DeleteOptions::default()
+                } else if is_protobuf(&content_type) {
+                    // kubectl's typed clientset (`kubectl drain`) sends DeleteOptions in protobuf.
+                    let env = podcore::protobuf::envelope(&bytes).map_err(protobuf_error)?;
+                    if env.kind != "DeleteOptions" {
+                        return Err(ApiError::bad_request(format!("expected DeleteOptions in the protobuf body, got {:?}", env.kind)));
+                    }
+                    podcore::protobuf::delete_options(env.raw).map_err(protobuf_error)?
                 } else {
                     // The same bounded decoding as every body, so a body
                     // podchain cannot read (protobuf, from kubectl's typed
@@ -377,6 +396,34 @@ fn field_problems(validation: &str, duplicates: &[String], unknown: &[String]) -
         "Ignore" => Ok(vec![]),
         _ => Ok(problems),
     }
+}
+
+fn is_protobuf(content_type: &str) -> bool {
+    content_type.split(';').next().unwrap_or("").trim() == podcore::protobuf::PROTOBUF
+}
+
+fn protobuf_error(e: String) -> ApiError {
+    ApiError::bad_request(format!("unable to decode the protobuf body: {e}"))
+}
+
+/// An Eviction body: JSON or YAML, or protobuf as kubectl's typed clientset
+/// (`kubectl drain`) sends it.
+async fn read_eviction(req: Request<Incoming>, content_type: &str) -> Result<podcore::protobuf::Eviction, ApiError> {
+    let bytes = read_body_bytes(req).await?;
+    if is_protobuf(content_type) {
+        let env = podcore::protobuf::envelope(&bytes).map_err(protobuf_error)?;
+        if env.kind != "Eviction" {
+            return Err(ApiError::bad_request(format!("expected an Eviction in the protobuf body, got {:?}", env.kind)));
+        }
+        return podcore::protobuf::eviction(env.raw).map_err(protobuf_error);
+    }
+    let v = crate::decode::decode_body(content_type, &bytes)?;
+    let text = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+    let delete_options = match v.get("deleteOptions") {
+        None | Some(Value::Null) => None,
+        Some(o) => Some(serde_json::from_value(o.clone()).map_err(|e| ApiError::bad_request(format!("deleteOptions: {e}")))?),
+    };
+    Ok(podcore::protobuf::Eviction { name: text("/metadata/name"), namespace: text("/metadata/namespace"), delete_options })
 }
 
 /// Reads and decodes a body, checking its fields against `schema_kind`'s

@@ -246,6 +246,10 @@ fn resource_paths(r: &ResourceInfo, paths: &mut Map<String, Value>, schemas: &mu
                 let b = reference("io.k8s.api.core.v1.Binding");
                 json!({ "post": operation("post", id("create", "binding"), &gvk("", "v1", "Binding"), write_params(), Some(body(b.clone(), WRITE_TYPES)), b) })
             }
+            "eviction" => {
+                let e = reference("io.k8s.api.policy.v1.Eviction");
+                json!({ "post": operation("post", id("create", "eviction"), &gvk("policy", "v1", "Eviction"), write_params(), Some(body(e.clone(), WRITE_TYPES)), e) })
+            }
             "log" => json!({
                 "get": operation("get", id("read", "log"), &kind_gvk, ["container", "follow", "limitBytes", "previous", "tailLines", "timestamps"].iter().map(|q| query(q, "see kubectl logs", "string")).collect(), None, json!({"type": "string"})),
             }),
@@ -280,6 +284,7 @@ fn common_schemas(schemas: &mut Map<String, Value>) {
     schemas.insert(format!("{META}.Patch"), json!({ "type": "object", "description": "a JSON patch, merge patch or strategic merge patch" }));
     schemas.insert("io.k8s.api.autoscaling.v1.Scale".into(), object(json!({"x-kubernetes-group-version-kind": [gvk("autoscaling", "v1", "Scale")]})));
     schemas.insert("io.k8s.api.core.v1.Binding".into(), object(json!({"x-kubernetes-group-version-kind": [gvk("", "v1", "Binding")]})));
+    schemas.insert("io.k8s.api.policy.v1.Eviction".into(), object(json!({"x-kubernetes-group-version-kind": [gvk("policy", "v1", "Eviction")]})));
 }
 
 fn group_version_document(group: &str, version: &str) -> Value {

@@ -284,16 +284,32 @@ async fn openapi_v3_index_points_at_a_document_per_group_version() {
 }
 
 #[tokio::test]
-async fn delete_options_decode_like_every_body_and_protobuf_gets_415() {
+async fn delete_options_and_evictions_decode_from_json_yaml_or_kubectls_protobuf() {
     let c = start(100).await;
-    post(&c, PODS, &pod("p", json!({}))).await.unwrap();
-    // kubectl's typed clientset (kubectl drain) sends protobuf: refused, saying why; nothing deleted.
+    for name in ["p", "q", "r"] {
+        post(&c, PODS, &pod(name, json!({}))).await.unwrap();
+    }
+    // A protobuf body that is cut short: 400 saying what is wrong; nothing deleted.
     let (head, body) = raw(&c, "DELETE", &format!("{PODS}/p"), "application/vnd.kubernetes.protobuf", "k8s\0\n\x0c\n\x02v1").await;
-    assert!(head.starts_with("HTTP/1.1 415"), "{head}");
-    assert!(body.contains("application/vnd.kubernetes.protobuf"), "{body}");
+    assert!(head.starts_with("HTTP/1.1 400") && body.contains("unable to decode the protobuf body"), "{head}{body}");
     assert!(c.get(Kind::Pod, "default", "p").await.is_ok());
-    // YAML delete options are read like YAML objects.
-    let (head, _) = raw(&c, "DELETE", &format!("{PODS}/p"), "application/yaml", "kind: DeleteOptions\napiVersion: v1\ngracePeriodSeconds: 0\n").await;
+    // DeleteOptions {gracePeriodSeconds: 0} in protobuf, as kubectl's typed clientset sends it.
+    let (head, _) = raw(&c, "DELETE", &format!("{PODS}/p"), "application/vnd.kubernetes.protobuf", "k8s\0\n\x13\n\x02v1\x12\x0dDeleteOptions\x12\x02\x08\x00").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert_eq!(c.get(Kind::Pod, "default", "p").await.unwrap_err().code, 404);
+    // Other protobuf bodies are still refused, saying so.
+    let (head, _) = raw(&c, "POST", PODS, "application/vnd.kubernetes.protobuf", "k8s\0").await;
+    assert!(head.starts_with("HTTP/1.1 415"), "{head}");
+    // YAML delete options are read like YAML objects.
+    let (head, _) = raw(&c, "DELETE", &format!("{PODS}/q"), "application/yaml", "kind: DeleteOptions\napiVersion: v1\ngracePeriodSeconds: 0\n").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // An Eviction names its pod; with no disruption budgets it is the pod's deletion.
+    let eviction = |name: &str| json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": "default"}, "deleteOptions": {"gracePeriodSeconds": 0}}).to_string();
+    let (head, _) = raw(&c, "POST", &format!("{PODS}/r/eviction"), "application/json", &eviction("other")).await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    let (head, body) = raw(&c, "POST", &format!("{PODS}/r/eviction"), "application/json", &eviction("r")).await;
+    assert!(head.starts_with("HTTP/1.1 201") && body.contains("Success"), "{head}{body}");
+    assert_eq!(c.get(Kind::Pod, "default", "r").await.unwrap_err().code, 404);
+    let (head, _) = raw(&c, "POST", &format!("{PODS}/r/eviction"), "application/json", &eviction("r")).await;
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 }

@@ -19,6 +19,7 @@ pub mod meta;
 pub mod object;
 pub mod patch;
 pub mod podutil;
+pub mod protobuf;
 pub mod quantity;
 pub mod schema;
 pub mod status;

@@ -37,7 +37,7 @@ pub struct ResourceInfo {
 
 pub const RESOURCES: &[ResourceInfo] = &[
     ResourceInfo { kind: Kind::Namespace, group: "", version: "v1", plural: "namespaces", singular: "namespace", kind_name: "Namespace", namespaced: false, short_names: &["ns"], subresources: &["status"], categories: &[] },
-    ResourceInfo { kind: Kind::Pod, group: "", version: "v1", plural: "pods", singular: "pod", kind_name: "Pod", namespaced: true, short_names: &["po"], subresources: &["binding", "status", "log"], categories: &["all"] },
+    ResourceInfo { kind: Kind::Pod, group: "", version: "v1", plural: "pods", singular: "pod", kind_name: "Pod", namespaced: true, short_names: &["po"], subresources: &["binding", "status", "log", "eviction"], categories: &["all"] },
     ResourceInfo { kind: Kind::Node, group: "", version: "v1", plural: "nodes", singular: "node", kind_name: "Node", namespaced: false, short_names: &["no"], subresources: &["status"], categories: &[] },
     ResourceInfo { kind: Kind::Event, group: "", version: "v1", plural: "events", singular: "event", kind_name: "Event", namespaced: true, short_names: &["ev"], subresources: &[], categories: &[] },
     ResourceInfo { kind: Kind::ReplicaSet, group: "apps", version: "v1", plural: "replicasets", singular: "replicaset", kind_name: "ReplicaSet", namespaced: true, short_names: &["rs"], subresources: &["status", "scale"], categories: &["all"] },

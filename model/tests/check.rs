@@ -9,10 +9,13 @@ const SAFETY: &str = "no transition violates safety";
 const SCHEDULER: &str = "the scheduler never binds beyond a node's allocatable cpu";
 const KUBELET: &str = "a kubelet runs only pods bound to its node, one sandbox per pod";
 
+/// The checker's budget: states generated, duplicates included.
+const MAX_GENERATED: usize = 4_000_000;
+
 fn check(cfg: ModelConfig) -> Box<dyn Checker<PodChainModel>> {
     // One thread: the search order, and so the first counterexample, is deterministic.
     let symmetric = cfg.symmetry == Symmetry::Nodes;
-    let b = PodChainModel { cfg }.checker().threads(1).finish_when(stateright::HasDiscoveries::AnyFailures).target_state_count(2_000_000);
+    let b = PodChainModel { cfg }.checker().threads(1).finish_when(stateright::HasDiscoveries::AnyFailures).target_state_count(MAX_GENERATED);
     // stateright reduces by symmetry in its depth-first search only.
     if symmetric {
         Box::new(b.symmetry_fn(model::symmetry::representative).spawn_dfs().join())
@@ -158,7 +161,8 @@ const PINNED_NODE_NAME_TRACE: &[&str] = &[
 /// saw exactly `states` unique states.
 fn assert_every_property_holds(cfg: ModelConfig, states: usize) {
     let c = check(cfg.clone());
-    assert!(c.is_done());
+    // Done, and not because the budget ran out: every state was explored.
+    assert!(c.is_done() && c.state_count() < MAX_GENERATED, "the check stopped at its budget after {} states", c.state_count());
     for p in (PodChainModel { cfg: cfg.clone() }).properties() {
         if p.name == "the deployment converges" {
             assert!(c.discovery(p.name).is_some(), "the goal is never reached");

@@ -387,10 +387,11 @@ Flags:
                          called what are one state (up to 4 nodes; default: off, ties in name
                          order as the daemon breaks them)
   --threads N            checker threads (default: 2)
-  --max-states N         stop after this many unique states (default: 2000000)
+  --max-states N         stop after generating this many states, duplicates included (stateright's
+                         count); a check that reaches it is incomplete and exits 1 (default: 2000000)
   --listen ADDR          explore: where to serve the Explorer (default: 127.0.0.1:3000)
 
-Exit status 1 when a safety property is violated.
+Exit status 1 when a safety property is violated or the check is incomplete.
 ";
 
 fn run_model(argv: &[String]) -> Result<(), String> {

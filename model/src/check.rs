@@ -898,23 +898,41 @@ pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
     safety && live
 }
 
+/// The stateright run `cfg` calls for, spawned on `threads` threads and
+/// stopping at the first failure or after generating `max_generated`
+/// states: breadth first, or, under node symmetry, depth first with the
+/// representative (stateright reduces by symmetry in its depth-first
+/// search only). The CLI and the tests both start their runs here.
+pub fn spawn_checker(cfg: ModelConfig, threads: usize, max_generated: usize) -> Box<dyn stateright::Checker<PodChainModel>> {
+    let symmetric = cfg.symmetry == Symmetry::Nodes;
+    let builder = PodChainModel { cfg }.checker().threads(threads.max(1)).target_state_count(max_generated).finish_when(stateright::HasDiscoveries::AnyFailures);
+    if symmetric {
+        Box::new(builder.symmetry_fn(crate::symmetry::representative).spawn_dfs())
+    } else {
+        Box::new(builder.spawn_bfs())
+    }
+}
+
+/// `spawn_checker`, waited for.
+pub fn run_checker(cfg: ModelConfig, threads: usize, max_generated: usize) -> Box<dyn stateright::Checker<PodChainModel>> {
+    let mut c = spawn_checker(cfg, threads, max_generated);
+    for h in c.handles() {
+        h.join().expect("a checker thread panicked");
+    }
+    c
+}
+
 /// The stateright run: every safety property, with progress.
 pub fn run_safety(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
     let m = PodChainModel { cfg: cfg.clone() };
     let names: Vec<&'static str> = m.properties().iter().map(|p| p.name).collect();
     let started = std::time::Instant::now();
-    let symmetric = cfg.symmetry == Symmetry::Nodes;
-    let builder = PodChainModel { cfg }.checker().threads(threads.max(1)).target_state_count(max_states).finish_when(stateright::HasDiscoveries::AnyFailures);
-    // stateright reduces by symmetry in its depth-first search only.
-    if symmetric {
-        report_safety(&m, builder.symmetry_fn(crate::symmetry::representative).spawn_dfs(), started, max_states, names, "unique up to renaming nodes")
-    } else {
-        report_safety(&m, builder.spawn_bfs(), started, max_states, names, "unique")
-    }
+    let unique_label = if cfg.symmetry == Symmetry::Nodes { "unique up to renaming nodes" } else { "unique" };
+    report_safety(&m, spawn_checker(cfg, threads, max_states), started, max_states, names, unique_label)
 }
 
 /// Prints progress while `checker` runs, then each property's verdict.
-fn report_safety(m: &PodChainModel, checker: impl stateright::Checker<PodChainModel>, started: std::time::Instant, max_states: usize, names: Vec<&'static str>, unique_label: &str) -> bool {
+fn report_safety(m: &PodChainModel, mut checker: Box<dyn stateright::Checker<PodChainModel>>, started: std::time::Instant, max_states: usize, names: Vec<&'static str>, unique_label: &str) -> bool {
     let (mut last, mut last_at) = (0, std::time::Instant::now());
     while !checker.is_done() {
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -925,7 +943,9 @@ fn report_safety(m: &PodChainModel, checker: impl stateright::Checker<PodChainMo
             (last, last_at) = (total, std::time::Instant::now());
         }
     }
-    let checker = checker.join();
+    for h in checker.handles() {
+        h.join().expect("a checker thread panicked");
+    }
     // stateright's budget counts every state it generates, duplicates too.
     let cut_short = checker.state_count() >= max_states;
     println!("explored {} states ({} {unique_label}, max depth {}) in {:.1}s{}", checker.state_count(), checker.unique_state_count(), checker.max_depth(), started.elapsed().as_secs_f64(), if cut_short { " — stopped at --max-states" } else { "" });

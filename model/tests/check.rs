@@ -14,14 +14,7 @@ const MAX_GENERATED: usize = 4_000_000;
 
 fn check(cfg: ModelConfig) -> Box<dyn Checker<PodChainModel>> {
     // One thread: the search order, and so the first counterexample, is deterministic.
-    let symmetric = cfg.symmetry == Symmetry::Nodes;
-    let b = PodChainModel { cfg }.checker().threads(1).finish_when(stateright::HasDiscoveries::AnyFailures).target_state_count(MAX_GENERATED);
-    // stateright reduces by symmetry in its depth-first search only.
-    if symmetric {
-        Box::new(b.symmetry_fn(model::symmetry::representative).spawn_dfs().join())
-    } else {
-        Box::new(b.spawn_bfs().join())
-    }
+    run_checker(cfg, 1, MAX_GENERATED)
 }
 
 fn actions_of(c: &dyn Checker<PodChainModel>, property: &'static str) -> Vec<String> {

@@ -7,7 +7,7 @@
 
 use model::check::*;
 use model::symmetry::{orders, permute, representative};
-use stateright::{Checker, Model};
+use stateright::Model;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -103,8 +103,8 @@ fn assert_symmetric(cfg: ModelConfig, max_depth: Option<usize>, limit: usize) ->
     if max_depth.is_none() {
         // 4. The reduced stateright run and the reduced liveness pass visit one state per orbit.
         let reduced = ModelConfig { symmetry: Symmetry::Nodes, ..cfg };
-        let c = PodChainModel { cfg: reduced.clone() }.checker().threads(1).symmetry_fn(representative).spawn_dfs().join();
-        assert!(c.is_done());
+        let c = run_checker(reduced.clone(), 1, 10_000_000);
+        assert!(c.is_done() && c.state_count() < 10_000_000);
         assert_eq!(c.unique_state_count(), orbits.len(), "stateright's reduced count is the number of orbits");
         let live = check_liveness(reduced, limit);
         assert_eq!(live.states, orbits.len(), "the liveness pass's reduced graph has one node per orbit");

@@ -268,15 +268,10 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
                     DeleteOptions::default()
                 } else if is_protobuf(&content_type) {
                     // kubectl's typed clientset (`kubectl drain`) sends DeleteOptions in protobuf.
-                    let env = podcore::protobuf::envelope(&bytes).map_err(protobuf_error)?;
-                    if env.kind != "DeleteOptions" {
-                        return Err(ApiError::bad_request(format!("expected DeleteOptions in the protobuf body, got {:?}", env.kind)));
-                    }
-                    podcore::protobuf::delete_options(env.raw).map_err(protobuf_error)?
+                    podcore::protobuf::message(&bytes, "DeleteOptions").and_then(podcore::protobuf::delete_options).map_err(protobuf_error)?
                 } else {
-                    // The same bounded decoding as every body, so a body
-                    // podchain cannot read (protobuf, from kubectl's typed
-                    // clientset: `kubectl drain`) gets 415 saying so.
+                    // The same bounded decoding as every body (JSON or YAML;
+                    // any other media type gets 415 saying so).
                     let value = crate::decode::decode_body(&content_type, &bytes)?;
                     serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("unable to decode DeleteOptions: {e}")))?
                 }
@@ -411,11 +406,7 @@ fn protobuf_error(e: String) -> ApiError {
 async fn read_eviction(req: Request<Incoming>, content_type: &str) -> Result<podcore::protobuf::Eviction, ApiError> {
     let bytes = read_body_bytes(req).await?;
     if is_protobuf(content_type) {
-        let env = podcore::protobuf::envelope(&bytes).map_err(protobuf_error)?;
-        if env.kind != "Eviction" {
-            return Err(ApiError::bad_request(format!("expected an Eviction in the protobuf body, got {:?}", env.kind)));
-        }
-        return podcore::protobuf::eviction(env.raw).map_err(protobuf_error);
+        return podcore::protobuf::message(&bytes, "Eviction").and_then(podcore::protobuf::eviction).map_err(protobuf_error);
     }
     let v = crate::decode::decode_body(content_type, &bytes)?;
     let text = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();

@@ -138,6 +138,16 @@ pub fn envelope(body: &[u8]) -> Result<Envelope<'_>, String> {
     Ok(e)
 }
 
+/// The message inside the envelope of `body`, which must be a `kind`: how
+/// a body of the two kinds podchain reads is opened.
+pub fn message<'a>(body: &'a [u8], kind: &str) -> Result<&'a [u8], String> {
+    let e = envelope(body)?;
+    if e.kind != kind {
+        return Err(format!("expected {kind}, got {:?}", e.kind));
+    }
+    Ok(e.raw)
+}
+
 /// Decodes meta/v1 `DeleteOptions` (gracePeriodSeconds = 1, preconditions =
 /// 2 {uid = 1, resourceVersion = 2}, orphanDependents = 3,
 /// propagationPolicy = 4, dryRun = 5). A dry run is refused, as it is in
@@ -252,8 +262,9 @@ mod tests {
     #[test]
     fn decodes_delete_options_and_refuses_a_dry_run() {
         let body = wrap("v1", "DeleteOptions", &[int_field(1, 0), int_field(3, 1)].concat());
-        let o = delete_options(envelope(&body).unwrap().raw).unwrap();
+        let o = delete_options(message(&body, "DeleteOptions").unwrap()).unwrap();
         assert_eq!((o.grace_period_seconds, o.orphan_dependents), (Some(0), Some(true)));
+        assert!(message(&body, "Eviction").unwrap_err().contains("expected Eviction"));
         assert!(delete_options(&len_field(5, b"All")).unwrap_err().contains("dryRun"));
     }
 

@@ -179,7 +179,7 @@ fn run_kubelet(argv: &[String]) -> Result<(), String> {
         KUBELET_HELP,
     )?;
     let node = a.opt("node").ok_or_else(|| format!("--node is required\n\n{KUBELET_HELP}"))?;
-    podcore::validation::dns1123_subdomain(&node).map_err(|e| format!("--node {node:?}: {e}"))?;
+    podcore::names::dns1123_subdomain(&node).map_err(|e| format!("--node {node:?}: {e}"))?;
     let kc = a.opt("kubeconfig").ok_or_else(|| format!("--kubeconfig is required\n\n{KUBELET_HELP}"))?;
     let client = client::Client::from_kubeconfig(std::path::Path::new(&kc), &format!("podchain-kubelet/{node}"))?;
     let mut cfg = kubelet::KubeletConfig::new(&node);

@@ -12,7 +12,8 @@ use crate::object::{Kind, Object};
 use crate::status::{ApiError, FieldError};
 use crate::time::Time;
 use crate::types::*;
-use crate::validation::{validate, validate_update, MAX_NAME_LEN};
+use crate::names::MAX_NAME_LEN;
+use crate::validation::{validate, validate_update};
 
 /// Length of the random suffix appended to `generateName` (as upstream).
 pub const GENERATE_NAME_SUFFIX_LEN: usize = 5;

@@ -4,6 +4,7 @@
 //! `Selector` that matches label maps.
 
 use crate::meta::StringMap;
+use crate::names::{label_value as validate_label_value, qualified_name as validate_label_key};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -268,43 +269,6 @@ impl LabelSelector {
         }
         parts.join(",")
     }
-}
-
-/// A qualified name with an optional DNS-subdomain prefix (`example.com/name`).
-pub fn validate_label_key(k: &str) -> Result<(), String> {
-    let (prefix, name) = match k.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, k),
-    };
-    if let Some(p) = prefix {
-        crate::validation::dns1123_subdomain(p).map_err(|e| format!("prefix part {e}"))?;
-    }
-    if name.is_empty() || name.len() > 63 || !is_qualified_name_part(name) {
-        return Err(format!(
-            "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, at most 63 characters (got {k:?})"
-        ));
-    }
-    Ok(())
-}
-
-pub fn validate_label_value(v: &str) -> Result<(), String> {
-    if v.is_empty() {
-        return Ok(());
-    }
-    if v.len() > 63 || !is_qualified_name_part(v) {
-        return Err(format!(
-            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, at most 63 characters (got {v:?})"
-        ));
-    }
-    Ok(())
-}
-
-fn is_qualified_name_part(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod defaults;
 pub mod effect;
 pub mod labels;
 pub mod meta;
+pub mod names;
 pub mod object;
 pub mod patch;
 pub mod podutil;

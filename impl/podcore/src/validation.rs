@@ -2,55 +2,16 @@
 //! and the fields that are immutable on update. Each finding carries its
 //! field path so the client is told exactly what to fix.
 
-use crate::labels::{validate_label_key, validate_label_value};
+use crate::names::{dns1123_label, dns1123_subdomain, label_value as validate_label_value, qualified_name as validate_label_key};
 use crate::meta::ObjectMeta;
 use crate::object::{Kind, Object};
 use crate::status::FieldError;
 use crate::types::*;
 
-/// Longest object name (DNS-1123 subdomain).
-pub const MAX_NAME_LEN: usize = 253;
-/// Longest DNS-1123 label (namespaces, container names).
-pub const MAX_LABEL_NAME_LEN: usize = 63;
 /// Most containers in one pod.
 pub const MAX_CONTAINERS: usize = 64;
 /// Total size of all annotations on one object (as upstream: 256 KiB).
 pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
-
-pub fn dns1123_label(s: &str) -> Result<(), String> {
-    let b = s.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= MAX_LABEL_NAME_LEN
-        && b[0].is_ascii_lowercase() | b[0].is_ascii_digit()
-        && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character, at most {MAX_LABEL_NAME_LEN} characters (e.g. 'my-name', or '123-abc')"
-        ))
-    }
-}
-
-pub fn dns1123_subdomain(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= MAX_NAME_LEN
-        && s.split('.').all(|part| {
-            let b = part.as_bytes();
-            !b.is_empty()
-                && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-                && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
-                && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character, at most {MAX_NAME_LEN} characters (e.g. 'example.com')"
-        ))
-    }
-}
 
 fn validate_meta(kind: Kind, m: &ObjectMeta, errs: &mut Vec<FieldError>) {
     let name_check = if kind == Kind::Namespace { dns1123_label } else { dns1123_subdomain };
@@ -347,19 +308,6 @@ pub fn validate_update(old: &Object, new: &Object) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names() {
-        assert!(dns1123_subdomain("web-1.example").is_ok());
-        for bad in ["", "Web", "-a", "a-", "a..b", "a_b"] {
-            assert!(dns1123_subdomain(bad).is_err(), "{bad}");
-        }
-        assert!(dns1123_subdomain(&"a".repeat(MAX_NAME_LEN)).is_ok());
-        assert!(dns1123_subdomain(&"a".repeat(MAX_NAME_LEN + 1)).is_err());
-        assert!(dns1123_label(&"a".repeat(MAX_LABEL_NAME_LEN)).is_ok());
-        assert!(dns1123_label(&"a".repeat(MAX_LABEL_NAME_LEN + 1)).is_err());
-        assert!(dns1123_label("a.b").is_err());
-    }
 
     #[test]
     fn pod_errors_name_their_fields() {

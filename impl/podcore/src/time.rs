@@ -43,90 +43,172 @@ impl fmt::Display for Time {
     }
 }
 
-/// Days since the epoch → (year, month, day), proleptic Gregorian.
-/// Howard Hinnant's `civil_from_days`.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+/// Go's `time.RFC3339` layout, which upstream's `metav1.Time` parses with.
+pub const RFC3339_LAYOUT: &str = "2006-01-02T15:04:05Z07:00";
+/// Upstream's `metav1.RFC3339Micro`, which `metav1.MicroTime` parses with:
+/// exactly six fractional digits.
+pub const RFC3339_MICRO_LAYOUT: &str = "2006-01-02T15:04:05.000000Z07:00";
 
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+/// The earliest and latest instants Go formats with a four-digit year
+/// (0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z), in milliseconds.
+const MIN_FORMATTED_MS: i64 = -62_167_219_200_000;
+const MAX_FORMATTED_MS: i64 = 253_402_300_799_999;
+/// 1970-01-01T00:00:00 as a civil (UTC) date and time: the core's times are
+/// milliseconds from here.
+const EPOCH: jiff::civil::DateTime = jiff::civil::DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
 
 fn format_rfc3339(ms: i64, micro: bool) -> String {
-    let secs = ms.div_euclid(1000);
-    let rem_ms = ms.rem_euclid(1000);
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    let (h, mi, s) = (sod / 3600, (sod % 3600) / 60, sod % 60);
-    if micro {
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}Z", rem_ms * 1000)
-    } else {
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
-    }
+    // Go refuses to marshal a year outside 0..=9999; every `Time` the core
+    // makes is far inside, and one that saturated is shown at the edge
+    // rather than as text no parser would read back.
+    let ms = ms.clamp(MIN_FORMATTED_MS, MAX_FORMATTED_MS);
+    let utc = EPOCH.checked_add(jiff::SignedDuration::from_millis(ms)).expect("0000..=9999 is inside jiff's civil range");
+    let fmt = if micro { "%Y-%m-%dT%H:%M:%S%.6fZ" } else { "%Y-%m-%dT%H:%M:%SZ" };
+    utc.strftime(fmt).to_string()
 }
 
-/// Parses RFC 3339 (`2006-01-02T15:04:05Z`, optional fraction, `Z` or `±hh:mm`).
+/// How a value is read: `metav1.Time` (any fraction, or none) or
+/// `metav1.MicroTime` (exactly six fractional digits).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Seconds,
+    Micro,
+}
+
+/// Parses like Go's `time.Parse(time.RFC3339, s)`, which is what upstream's
+/// `metav1.Time` does, and returns milliseconds since the epoch. Go accepts
+/// less than RFC 3339 allows: only an upper-case `T` and `Z`, seconds 0–59
+/// (no leap second), days that exist in the month. It also accepts a little
+/// more: a one-digit hour, a comma before the fraction, offsets up to 24:60.
+/// The form is checked here; the calendar (days in the month, leap years) and
+/// the arithmetic are jiff's.
 pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
-    let err = || format!("invalid RFC 3339 time {s:?}: expected e.g. \"2006-01-02T15:04:05Z\"");
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't') || b[13] != b':' || b[16] != b':' {
-        return Err(err());
-    }
-    let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
-        let part = s.get(r).ok_or_else(err)?;
-        if !part.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(err());
-        }
-        part.parse::<i64>().map_err(|_| err())
+    parse_go(s, Layout::Seconds)
+}
+
+/// Parses like Go's `time.Parse(metav1.RFC3339Micro, s)` (`metav1.MicroTime`).
+pub fn parse_rfc3339_micro(s: &str) -> Result<i64, String> {
+    parse_go(s, Layout::Micro)
+}
+
+fn parse_go(s: &str, layout: Layout) -> Result<i64, String> {
+    let layout_text = match layout {
+        Layout::Seconds => RFC3339_LAYOUT,
+        Layout::Micro => RFC3339_MICRO_LAYOUT,
     };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return Err(err());
+    let bad = |what: &str| format!("parsing time {s:?} as {layout_text:?}: {what}");
+    let out_of_range = |what: &str| format!("parsing time {s:?}: {what} out of range");
+    let mut r = Reader { b: s.as_bytes(), i: 0 };
+    let year = r.digits(4).ok_or_else(|| bad("cannot parse the year: expected four digits"))?;
+    r.literal(b'-').ok_or_else(|| bad("expected '-' after the year"))?;
+    let month = r.digits(2).ok_or_else(|| bad("cannot parse the month: expected two digits"))?;
+    r.literal(b'-').ok_or_else(|| bad("expected '-' after the month"))?;
+    let day = r.digits(2).ok_or_else(|| bad("cannot parse the day: expected two digits"))?;
+    r.literal(b'T').ok_or_else(|| bad("expected 'T' between date and time (upper case)"))?;
+    // Go's "15" reads one digit when a second one does not follow.
+    let hour = r.digits(2).or_else(|| r.digits(1)).ok_or_else(|| bad("cannot parse the hour"))?;
+    r.literal(b':').ok_or_else(|| bad("expected ':' after the hour"))?;
+    let minute = r.digits(2).ok_or_else(|| bad("cannot parse the minute: expected two digits"))?;
+    r.literal(b':').ok_or_else(|| bad("expected ':' after the minute"))?;
+    let second = r.digits(2).ok_or_else(|| bad("cannot parse the second: expected two digits"))?;
+    let mut nanos: i64 = 0;
+    match layout {
+        Layout::Seconds => {
+            if matches!(r.peek(), Some(b'.' | b',')) && r.peek_at(1).is_some_and(|c| c.is_ascii_digit()) {
+                r.i += 1;
+                let start = r.i;
+                while r.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    r.i += 1;
+                }
+                nanos = nanos_of(&s[start..r.i]);
+            }
+        }
+        Layout::Micro => {
+            r.literal(b'.').or_else(|| r.literal(b',')).ok_or_else(|| bad("expected six fractional digits after the seconds"))?;
+            let micros = r.digits(6).ok_or_else(|| bad("expected six fractional digits after the seconds"))?;
+            nanos = micros * 1000;
+        }
     }
-    let mut i = 19;
-    let mut frac_ms = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
+    let offset_secs = match r.peek() {
+        Some(b'Z') => {
+            r.i += 1;
+            0
         }
-        if i == start {
-            return Err(err());
+        Some(sign @ (b'+' | b'-')) => {
+            r.i += 1;
+            let oh = r.digits(2).ok_or_else(|| bad("cannot parse the offset's hours"))?;
+            r.literal(b':').ok_or_else(|| bad("expected ':' in the offset"))?;
+            let om = r.digits(2).ok_or_else(|| bad("cannot parse the offset's minutes"))?;
+            if oh > 24 {
+                return Err(out_of_range("time zone offset hour"));
+            }
+            if om > 60 {
+                return Err(out_of_range("time zone offset minute"));
+            }
+            let secs = oh * 3600 + om * 60;
+            if sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
         }
-        let digits = &s[start..i.min(start + 3)];
-        frac_ms = digits.parse::<i64>().map_err(|_| err())? * 10i64.pow(3 - digits.len() as u32);
-    }
-    let offset_secs = match &s[i..] {
-        "Z" | "z" => 0,
-        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && tz.as_bytes()[3] == b':' => {
-            let oh = num(i + 1..i + 3)?;
-            let om = num(i + 4..i + 6)?;
-            let sign = if tz.starts_with('-') { -1 } else { 1 };
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return Err(err()),
+        _ => return Err(bad("expected 'Z' or an offset like '+01:00' (upper case 'Z')")),
     };
-    let days = days_from_civil(y, mo as u32, d as u32);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
-    Ok(secs * 1000 + frac_ms)
+    if r.i != r.b.len() {
+        return Err(bad(&format!("extra text {:?}", &s[r.i..])));
+    }
+    if !(1..=12).contains(&month) {
+        return Err(out_of_range("month"));
+    }
+    if hour > 23 {
+        return Err(out_of_range("hour"));
+    }
+    if minute > 59 {
+        return Err(out_of_range("minute"));
+    }
+    if second > 59 {
+        return Err(out_of_range("second"));
+    }
+    // jiff knows the calendar: Feb 29 only in leap years, no Apr 31.
+    let date = jiff::civil::Date::new(year as i16, month as i8, day as i8).map_err(|_| out_of_range("day"))?;
+    let dt = date.to_datetime(jiff::civil::Time::new(hour as i8, minute as i8, second as i8, nanos as i32).expect("checked above"));
+    // Civil arithmetic, not jiff's Timestamp: Go reads every four-digit
+    // year, up to 9999-12-31T23:59:59 with any offset.
+    let local_ms = dt.duration_since(EPOCH).as_millis();
+    Ok(local_ms as i64 - offset_secs * 1000)
+}
+
+/// Nanoseconds from fractional digits; Go keeps the first nine.
+fn nanos_of(digits: &str) -> i64 {
+    let d = &digits[..digits.len().min(9)];
+    let n: i64 = d.parse().expect("only digits");
+    n * 10i64.pow(9 - d.len() as u32)
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Reader<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn peek_at(&self, k: usize) -> Option<u8> {
+        self.b.get(self.i + k).copied()
+    }
+    fn literal(&mut self, c: u8) -> Option<()> {
+        (self.peek() == Some(c)).then(|| self.i += 1)
+    }
+    /// Exactly `n` ASCII digits (and for one digit, no digit after it).
+    fn digits(&mut self, n: usize) -> Option<i64> {
+        let part = self.b.get(self.i..self.i + n)?;
+        if !part.iter().all(u8::is_ascii_digit) || (n == 1 && self.peek_at(1).is_some_and(|c| c.is_ascii_digit())) {
+            return None;
+        }
+        self.i += n;
+        Some(part.iter().fold(0, |acc, d| acc * 10 + i64::from(d - b'0')))
+    }
 }
 
 impl Serialize for Time {
@@ -148,7 +230,7 @@ impl Serialize for MicroTime {
 impl<'de> Deserialize<'de> for MicroTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_rfc3339(&s).map(MicroTime).map_err(de::Error::custom)
+        parse_rfc3339_micro(&s).map(MicroTime).map_err(de::Error::custom)
     }
 }
 impl From<MicroTime> for Time {
@@ -180,14 +262,75 @@ mod tests {
     #[test]
     fn known_dates() {
         assert_eq!(Time(0).to_rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(Time(-1).to_rfc3339(), "1969-12-31T23:59:59Z");
+        assert_eq!(MicroTime(-1).0, -1);
+        assert_eq!(format_rfc3339(-1, true), "1969-12-31T23:59:59.999000Z");
         assert_eq!(parse_rfc3339("2000-02-29T12:00:00Z").unwrap(), 951_825_600_000);
         assert_eq!(parse_rfc3339("2000-02-29T13:00:00+01:00").unwrap(), 951_825_600_000);
+        assert_eq!(parse_rfc3339("2000-02-29T11:30:00-00:30").unwrap(), 951_825_600_000);
+    }
+
+    /// Go's `time.Parse(time.RFC3339, ...)` (upstream's metav1.Time), case by
+    /// case: (input, accepted, what the error names).
+    #[test]
+    fn accepts_and_refuses_what_go_does() {
+        let cases: &[(&str, Result<i64, &str>)] = &[
+            ("2000-02-29T00:00:00Z", Ok(951_782_400_000)),
+            ("2001-02-29T00:00:00Z", Err("day out of range")),
+            ("1900-02-29T00:00:00Z", Err("day out of range")),
+            ("2000-02-31T00:00:00.000000Z", Err("day out of range")),
+            ("2000-04-31T00:00:00Z", Err("day out of range")),
+            ("2000-01-00T00:00:00Z", Err("day out of range")),
+            ("2000-13-01T00:00:00Z", Err("month out of range")),
+            ("2000-00-01T00:00:00Z", Err("month out of range")),
+            ("2000-01-01T24:00:00Z", Err("hour out of range")),
+            ("2000-01-01T00:60:00Z", Err("minute out of range")),
+            ("2000-01-01T23:59:60Z", Err("second out of range")),
+            ("2000-01-01t00:00:00Z", Err("upper case")),
+            ("2000-01-01T00:00:00z", Err("upper case")),
+            ("2000-01-01 00:00:00Z", Err("'T'")),
+            ("2000-01-01T00:00:00", Err("'Z' or an offset")),
+            ("2000-01-01T00:00:00.Z", Err("'Z' or an offset")),
+            ("2000-01-01T00:00:00Zjunk", Err("extra text")),
+            ("２000-02-29T12:00:00Z", Err("year")),
+            ("+2000-01-01T00:00:00Z", Err("year")),
+            ("200-01-01T00:00:00Z", Err("year")),
+            ("", Err("year")),
+            // Go's "15" takes a one-digit hour, and a comma before the fraction.
+            ("2000-01-01T1:00:00Z", Ok(946_688_400_000)),
+            ("2000-01-01T00:00:00,5Z", Ok(946_684_800_500)),
+            ("2000-01-01T00:00:00.123456789123Z", Ok(946_684_800_123)),
+            ("2000-01-01T00:00:00+24:00", Ok(946_598_400_000)),
+            ("2000-01-01T00:00:00+25:00", Err("offset hour out of range")),
+            ("2000-01-01T00:00:00+01:61", Err("offset minute out of range")),
+            ("2000-01-01T00:00:00+0100", Err("':' in the offset")),
+            ("0000-01-01T00:00:00Z", Ok(MIN_FORMATTED_MS)),
+            ("9999-12-31T23:59:59Z", Ok(MAX_FORMATTED_MS - 999)),
+        ];
+        for (input, want) in cases {
+            match (parse_rfc3339(input), want) {
+                (Ok(got), Ok(ms)) => assert_eq!(got, *ms, "{input}"),
+                (Err(e), Err(frag)) => assert!(e.contains(frag), "{input}: {e:?} should name {frag:?}"),
+                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    /// `metav1.MicroTime` parses with RFC3339Micro: exactly six fractional digits.
+    #[test]
+    fn micro_time_wants_six_fractional_digits() {
+        assert_eq!(parse_rfc3339_micro("2000-01-01T00:00:00.123456Z").unwrap(), 946_684_800_123);
+        assert_eq!(parse_rfc3339_micro("2000-01-01T01:00:00.000000+01:00").unwrap(), 946_684_800_000);
+        for bad in ["2000-01-01T00:00:00Z", "2000-01-01T00:00:00.123Z", "2000-01-01T00:00:00.1234567Z", "2000-02-30T00:00:00.000000Z"] {
+            assert!(parse_rfc3339_micro(bad).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<MicroTime>("\"2000-02-31T00:00:00.000000Z\"").unwrap_err().to_string().contains("day out of range"));
     }
 
     #[test]
-    fn rejects_garbage() {
-        for bad in ["", "2000-02-29", "2000-13-01T00:00:00Z", "2000-02-29T12:00:00", "２000-02-29T12:00:00Z", "2000-02-29T12:00:00.Z"] {
-            assert!(parse_rfc3339(bad).is_err(), "{bad}");
-        }
+    fn formatting_stays_inside_four_digit_years() {
+        assert_eq!(Time(i64::MAX).to_rfc3339(), "9999-12-31T23:59:59Z");
+        assert_eq!(Time(i64::MIN).to_rfc3339(), "0000-01-01T00:00:00Z");
+        assert!(parse_rfc3339(&Time(i64::MAX).to_rfc3339()).is_ok());
     }
 }

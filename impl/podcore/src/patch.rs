@@ -1,7 +1,9 @@
-//! PATCH bodies applied to an object's JSON: JSON merge patch (RFC 7386),
-//! JSON patch (RFC 6902) and strategic merge patch (upstream's, for the
-//! fields whose lists merge by key: containers by name, ports by
-//! containerPort, and so on). Pure functions over `serde_json::Value`.
+//! PATCH bodies applied to an object's JSON: JSON merge patch (RFC 7386) and
+//! JSON patch (RFC 6902) by the `json-patch` crate, with upstream's
+//! leniencies and podchain's bounds around it, and strategic merge patch
+//! (upstream's own format, for the fields whose lists merge by key:
+//! containers by name, ports by containerPort, and so on), written here
+//! because no crate implements it. Pure functions over `serde_json::Value`.
 
 use serde_json::{Map, Value};
 
@@ -58,139 +60,122 @@ fn check_depth(v: &Value, depth: usize) -> Result<(), String> {
     }
 }
 
-/// RFC 7386.
+/// RFC 7386, by the `json-patch` crate.
 pub fn merge_patch(target: &Value, patch: &Value) -> Value {
-    match patch {
-        Value::Object(p) => {
-            let mut out = match target {
-                Value::Object(t) => t.clone(),
-                _ => Map::new(),
-            };
-            for (k, v) in p {
-                if v.is_null() {
-                    out.remove(k);
-                } else {
-                    let merged = merge_patch(out.get(k).unwrap_or(&Value::Null), v);
-                    out.insert(k.clone(), merged);
-                }
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    }
+    let mut out = target.clone();
+    json_patch::merge(&mut out, patch);
+    out
 }
 
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
-}
-
-fn pointer_parts(path: &str) -> Result<Vec<String>, String> {
-    if path.is_empty() {
-        return Ok(vec![]);
-    }
-    if !path.starts_with('/') {
-        return Err(format!("JSON pointer {path:?} must start with '/'"));
-    }
-    Ok(path[1..].split('/').map(unescape).collect())
-}
-
-fn parent_mut<'a>(root: &'a mut Value, parts: &[String]) -> Result<&'a mut Value, String> {
-    let mut cur = root;
-    for p in &parts[..parts.len() - 1] {
-        cur = match cur {
-            Value::Object(o) => o.get_mut(p).ok_or_else(|| format!("path element {p:?} does not exist"))?,
-            Value::Array(a) => {
-                let i: usize = p.parse().map_err(|_| format!("{p:?} is not an array index"))?;
-                a.get_mut(i).ok_or_else(|| format!("array index {i} is out of range"))?
-            }
-            _ => return Err(format!("path element {p:?} is inside a scalar")),
-        };
-    }
-    Ok(cur)
-}
-
-fn add(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
-    let parts = pointer_parts(path)?;
-    if parts.is_empty() {
-        *root = value;
-        return Ok(());
-    }
-    let last = parts.last().unwrap().clone();
-    match parent_mut(root, &parts)? {
-        Value::Object(o) => {
-            o.insert(last, value);
-        }
-        Value::Array(a) => {
-            if last == "-" {
-                a.push(value);
-            } else {
-                let i: usize = last.parse().map_err(|_| format!("{last:?} is not an array index"))?;
-                if i > a.len() {
-                    return Err(format!("array index {i} is out of range"));
-                }
-                a.insert(i, value);
-            }
-        }
-        _ => return Err(format!("cannot add {path:?}: parent is a scalar")),
-    }
-    Ok(())
-}
-
-fn remove(root: &mut Value, path: &str) -> Result<Value, String> {
-    let parts = pointer_parts(path)?;
-    let last = parts.last().ok_or("cannot remove the whole document")?.clone();
-    match parent_mut(root, &parts)? {
-        Value::Object(o) => o.remove(&last).ok_or_else(|| format!("cannot remove {path:?}: it does not exist")),
-        Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| format!("{last:?} is not an array index"))?;
-            if i >= a.len() {
-                return Err(format!("array index {i} is out of range"));
-            }
-            Ok(a.remove(i))
-        }
-        _ => Err(format!("cannot remove {path:?}: parent is a scalar")),
-    }
-}
-
-/// RFC 6902.
+/// RFC 6902, by the `json-patch` crate, with upstream's leniencies on top.
+/// The apiserver applies JSON patches with evanphx/json-patch v4, which is
+/// laxer than the RFC in ways clients rely on, so each operation's pointers
+/// are first rewritten into the RFC's form against the document as it is at
+/// that operation (`upstream_pointer`):
+/// - an array index is read as Go's `strconv.Atoi` reads it, so `00` and
+///   `+1` are indices, and a negative index counts from the end;
+/// - `replace` of an object member that does not exist adds it;
+/// - `test` of a member that does not exist against `null` passes.
 pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, String> {
     let ops = patch.as_array().ok_or("a JSON patch must be a JSON array of operations")?;
     if ops.len() > MAX_JSON_PATCH_OPS {
         return Err(format!("JSON patch has {} operations, more than the limit of {MAX_JSON_PATCH_OPS}", ops.len()));
     }
     let mut doc = target.clone();
-    for (i, op) in ops.iter().enumerate() {
-        let name = op.get("op").and_then(Value::as_str).ok_or_else(|| format!("operation {i}: missing \"op\""))?;
-        let path = op.get("path").and_then(Value::as_str).ok_or_else(|| format!("operation {i}: missing \"path\""))?;
-        let value = || op.get("value").cloned().ok_or_else(|| format!("operation {i} ({name}): missing \"value\""));
-        let from = || op.get("from").and_then(Value::as_str).ok_or_else(|| format!("operation {i} ({name}): missing \"from\""));
-        let r = match name {
-            "add" => add(&mut doc, path, value()?),
-            "remove" => remove(&mut doc, path).map(|_| ()),
-            "replace" => {
-                remove(&mut doc, path)?;
-                add(&mut doc, path, value()?)
-            }
-            "move" => {
-                let v = remove(&mut doc, from()?)?;
-                add(&mut doc, path, v)
-            }
-            "copy" => {
-                let v = doc.pointer(from()?).cloned().ok_or_else(|| format!("operation {i}: \"from\" does not exist"))?;
-                add(&mut doc, path, v)
-            }
-            "test" => {
-                if doc.pointer(path) == Some(&value()?) {
-                    Ok(())
-                } else {
-                    Err(format!("testing value {path:?} failed"))
-                }
-            }
-            other => Err(format!("unknown operation {other:?}")),
+    for (i, raw) in ops.iter().enumerate() {
+        let name = raw.get("op").and_then(Value::as_str).ok_or_else(|| format!("operation {i}: missing \"op\""))?;
+        let path = raw.get("path").and_then(Value::as_str).ok_or_else(|| format!("operation {i}: missing \"path\""))?;
+        let fail = |e: String| format!("operation {i} ({name} {path}): {e}");
+        let mut op = raw.clone();
+        let role = match name {
+            "add" | "move" | "copy" => Role::Insert,
+            _ => Role::Existing,
         };
-        r.map_err(|e| format!("operation {i} ({name} {path}): {e}"))?;
+        op["path"] = Value::String(upstream_pointer(&doc, path, role).map_err(fail)?);
+        if let Some(from) = raw.get("from").and_then(Value::as_str) {
+            op["from"] = Value::String(upstream_pointer(&doc, from, Role::Existing).map_err(fail)?);
+        }
+        let pointer = op["path"].as_str().unwrap_or_default().to_string();
+        if pointer_missing_member(&doc, &pointer) {
+            match name {
+                "replace" => op["op"] = Value::String("add".into()),
+                "test" if raw.get("value").is_some_and(Value::is_null) => continue,
+                _ => {}
+            }
+        }
+        let op: json_patch::PatchOperation = serde_json::from_value(op).map_err(|e| fail(e.to_string()))?;
+        json_patch::patch(&mut doc, std::slice::from_ref(&op)).map_err(|e| fail(e.kind.to_string()))?;
     }
     Ok(doc)
+}
+
+/// Whether the last reference token of a pointer names an array position
+/// that may be one past the end (`add`, and a `move` or `copy` target) or
+/// an element that must exist.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Insert,
+    Existing,
+}
+
+/// Go's `strconv.Atoi` on an array reference token: optional sign, decimal digits.
+fn go_atoi(token: &str) -> Option<i64> {
+    let digits = token.strip_prefix(['+', '-']).unwrap_or(token);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    token.parse::<i64>().ok()
+}
+
+/// Rewrites every array index of `pointer` the way evanphx/json-patch v4
+/// resolves it against `doc`, so that the RFC implementation sees a plain
+/// index. Tokens under objects, `-`, and paths that leave the document are
+/// passed through for the crate to judge.
+fn upstream_pointer(doc: &Value, pointer: &str, role: Role) -> Result<String, String> {
+    if pointer.is_empty() {
+        return Ok(String::new());
+    }
+    if !pointer.starts_with('/') {
+        return Err(format!("JSON pointer {pointer:?} must start with '/'"));
+    }
+    let tokens: Vec<&str> = pointer[1..].split('/').collect();
+    let mut out = String::with_capacity(pointer.len());
+    let mut cur = Some(doc);
+    for (n, token) in tokens.iter().enumerate() {
+        let last = n + 1 == tokens.len();
+        let mut written = token.to_string();
+        cur = match cur {
+            Some(Value::Array(a)) if *token != "-" => match go_atoi(token) {
+                Some(idx) => {
+                    let len = a.len() as i64;
+                    // add may name one past the end; a negative index counts from
+                    // that end (len + 1 for add, len otherwise), as upstream.
+                    let span = if last && role == Role::Insert { len + 1 } else { len };
+                    let resolved = if idx < 0 { idx + span } else { idx };
+                    if resolved < 0 || resolved >= span {
+                        return Err(format!("array index {token} is out of range (the array has {len} elements)"));
+                    }
+                    written = resolved.to_string();
+                    a.get(resolved as usize)
+                }
+                None => return Err(format!("{token:?} is not an array index")),
+            },
+            Some(Value::Object(o)) => o.get(&token.replace("~1", "/").replace("~0", "~")),
+            _ => None,
+        };
+        out.push('/');
+        out.push_str(&written);
+    }
+    Ok(out)
+}
+
+/// Whether `pointer` names a member absent from an object that exists.
+fn pointer_missing_member(doc: &Value, pointer: &str) -> bool {
+    let Some((parent, last)) = pointer.rsplit_once('/') else { return false };
+    match doc.pointer(parent) {
+        Some(Value::Object(o)) => !o.contains_key(&last.replace("~1", "/").replace("~0", "~")),
+        _ => false,
+    }
 }
 
 /// The merge key of a list field (upstream's `patchMergeKey` tags), by the
@@ -295,6 +280,54 @@ mod tests {
         assert_eq!(json_patch(&t, &p).unwrap(), json!({"spec": {"replicas": 3, "list": [2, 4], "copy": 3}}));
         let e = json_patch(&t, &json!([{"op": "test", "path": "/spec/replicas", "value": 9}])).unwrap_err();
         assert!(e.contains("operation 0"), "{e}");
+    }
+
+    /// evanphx/json-patch v4, which upstream's apiserver uses, reads array
+    /// indices with strconv.Atoi and counts negative ones from the end.
+    #[test]
+    fn array_indices_are_read_as_upstream_reads_them() {
+        let t = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}]}});
+        let cases = [
+            (json!([{"op": "replace", "path": "/spec/containers/00/name", "value": "x"}]), json!(["x", "b"])),
+            (json!([{"op": "replace", "path": "/spec/containers/+1/name", "value": "x"}]), json!(["a", "x"])),
+            (json!([{"op": "replace", "path": "/spec/containers/-1/name", "value": "x"}]), json!(["a", "x"])),
+            (json!([{"op": "remove", "path": "/spec/containers/-2"}]), json!(["b"])),
+            (json!([{"op": "add", "path": "/spec/containers/-1", "value": {"name": "x"}}]), json!(["a", "b", "x"])),
+            (json!([{"op": "add", "path": "/spec/containers/-3", "value": {"name": "x"}}]), json!(["x", "a", "b"])),
+            (json!([{"op": "add", "path": "/spec/containers/2", "value": {"name": "x"}}]), json!(["a", "b", "x"])),
+            (json!([{"op": "add", "path": "/spec/containers/-", "value": {"name": "x"}}]), json!(["a", "b", "x"])),
+            (json!([{"op": "move", "from": "/spec/containers/01", "path": "/spec/containers/0"}]), json!(["b", "a"])),
+        ];
+        for (p, names) in cases {
+            let r = json_patch(&t, &p).unwrap_or_else(|e| panic!("{p}: {e}"));
+            let got: Vec<&Value> = r["spec"]["containers"].as_array().unwrap().iter().map(|c| &c["name"]).collect();
+            assert_eq!(json!(got), names, "{p}");
+        }
+        for bad in ["/spec/containers/2/name", "/spec/containers/-3/name", "/spec/containers/x/name", "/spec/containers/1.0/name"] {
+            let e = json_patch(&t, &json!([{"op": "replace", "path": bad, "value": "x"}])).unwrap_err();
+            assert!(e.contains("operation 0 (replace ") && e.contains(bad), "{bad}: {e}");
+        }
+        assert!(json_patch(&t, &json!([{"op": "add", "path": "/spec/containers/3", "value": 1}])).is_err());
+        assert!(json_patch(&t, &json!([{"op": "add", "path": "/spec/containers/-4", "value": 1}])).is_err());
+    }
+
+    /// Upstream's replace adds a missing object member, and its test of a
+    /// missing member against null passes; the RFC refuses both.
+    #[test]
+    fn missing_members_are_treated_as_upstream_treats_them() {
+        let t = json!({"metadata": {"name": "p"}});
+        assert_eq!(json_patch(&t, &json!([{"op": "replace", "path": "/metadata/labels", "value": {"a": "b"}}])).unwrap(), json!({"metadata": {"name": "p", "labels": {"a": "b"}}}));
+        assert_eq!(json_patch(&t, &json!([{"op": "test", "path": "/metadata/labels", "value": null}])).unwrap(), t);
+        let e = json_patch(&t, &json!([{"op": "test", "path": "/metadata/labels", "value": {}}])).unwrap_err();
+        assert!(e.contains("operation 0 (test /metadata/labels)"), "{e}");
+        let e = json_patch(&t, &json!([{"op": "remove", "path": "/metadata/labels"}])).unwrap_err();
+        assert!(e.contains("/metadata/labels"), "{e}");
+        let e = json_patch(&t, &json!([{"op": "replace", "path": "/spec/replicas", "value": 1}])).unwrap_err();
+        assert!(e.contains("/spec/replicas"), "a missing parent is still an error: {e}");
+        let e = json_patch(&t, &json!([{"op": "add", "path": "/metadata/x"}])).unwrap_err();
+        assert!(e.contains("operation 0") && e.contains("value"), "{e}");
+        let e = json_patch(&t, &json!([{"op": "frobnicate", "path": "/metadata/x"}])).unwrap_err();
+        assert!(e.contains("operation 0 (frobnicate"), "{e}");
     }
 
     #[test]

@@ -158,3 +158,26 @@ async fn kubectl_applies_with_default_validation_scales_prints_and_deletes() {
     .await;
     tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod", "garbage_collect"]);
 }
+
+/// kubectl edits the kubeconfig podchain wrote: another cluster, user and
+/// context, then switches to it and back. podchain reads each result the
+/// way kubectl would.
+#[test]
+fn podchain_reads_the_kubeconfig_kubectl_writes() {
+    let dir = temp_dir("e2e-kubeconfig");
+    let kc = dir.join("kubeconfig");
+    client::kubeconfig::write(&kc, &client::kubeconfig::KubeConfig::single("http://127.0.0.1:6443", None)).unwrap();
+    ok(&kc, &["config", "set-cluster", "other", "--server", "http://127.0.0.1:7443"]);
+    ok(&kc, &["config", "set-credentials", "other-user", "--token", "t0k3n: not yaml"]);
+    ok(&kc, &["config", "set-context", "other", "--cluster", "other", "--user", "other-user", "--namespace", "team-b"]);
+    let r = client::kubeconfig::read(&kc).unwrap();
+    assert_eq!((r.context.as_str(), r.server.as_str(), r.token.as_deref()), ("podchain", "http://127.0.0.1:6443", None));
+    ok(&kc, &["config", "use-context", "other"]);
+    let r = client::kubeconfig::read(&kc).unwrap();
+    assert_eq!((r.context.as_str(), r.server.as_str(), r.token.as_deref(), r.namespace.as_str()), ("other", "http://127.0.0.1:7443", Some("t0k3n: not yaml"), "team-b"));
+    // And kubectl reads back what podchain rewrites, unchanged.
+    let parsed = client::kubeconfig::KubeConfig::parse(&std::fs::read_to_string(&kc).unwrap()).unwrap();
+    client::kubeconfig::write(&kc, &parsed).unwrap();
+    assert_eq!(ok(&kc, &["config", "current-context"]).trim(), "other");
+    assert!(ok(&kc, &["config", "view", "-o", "jsonpath={.clusters[*].name}"]).contains("other"));
+}

@@ -1,7 +1,9 @@
-//! Request body decoding: JSON, or YAML (one document), into a JSON value.
-//! Bounded: the body size is checked before this runs; nesting depth is
-//! checked here (and both parsers stop at their own recursion limits);
-//! YAML alias expansion is capped by serde_yaml's repetition limit.
+//! Request body decoding: JSON, or YAML (one document, or several for
+//! `podchain apply`), into a JSON value. Bounded: the body size is checked
+//! before this runs; nesting depth is checked here (and both parsers stop at
+//! their own recursion limits); YAML is read by serde-saphyr (pure Rust, no
+//! libyaml) under a budget, so an alias bomb stops after
+//! `MAX_YAML_ALIAS_EVENTS` replayed events.
 //! Duplicate keys are found with their field paths: upstream warns about
 //! them by default and rejects them under `fieldValidation=Strict`.
 
@@ -14,6 +16,52 @@ use std::cell::RefCell;
 pub const MAX_BODY_DEPTH: usize = 100;
 /// Most duplicate-field paths reported for one body.
 pub const MAX_REPORTED_DUPLICATES: usize = 32;
+/// Most parser events YAML aliases may replay in one body (an alias bomb
+/// replays billions; a real manifest rarely uses an alias at all).
+pub const MAX_YAML_ALIAS_EVENTS: usize = 10_000;
+/// Most documents one multi-document YAML file may hold (`podchain apply`).
+pub const MAX_YAML_DOCUMENTS: usize = 1_000;
+
+/// The YAML reader's settings: YAML 1.2 core booleans (as serde_yaml read
+/// them before), duplicate keys passed through so that `Checked` reports
+/// them with their paths, and budgets that leave the depth check to
+/// `Checked` (its error names the path) but stop alias bombs.
+pub fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    // Deeper than MAX_BODY_DEPTH, so that Checked reports the depth first.
+    budget.max_depth = MAX_BODY_DEPTH + 2;
+    budget.max_documents = MAX_YAML_DOCUMENTS;
+    let mut opts = serde_saphyr::Options::default();
+    opts.budget = Some(budget);
+    opts.alias_limits.max_total_replayed_events = MAX_YAML_ALIAS_EVENTS;
+    opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    opts.strict_booleans = true;
+    // One line per error: the message names the field path already.
+    opts.with_snippet = false;
+    opts
+}
+
+/// Stack of the thread a YAML body is read on. serde-saphyr's reader
+/// recurses once per nesting level and its frames are large (about 20 KiB a
+/// level in a debug build, 5 KiB optimised); at `MAX_BODY_DEPTH` that is more
+/// than an async worker's stack can spare, so YAML is read on a thread of
+/// its own. Only the pages touched are committed.
+pub const YAML_DECODE_STACK_BYTES: usize = 16 << 20;
+
+/// Runs `f` on a scoped thread with `YAML_DECODE_STACK_BYTES` of stack.
+fn on_yaml_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        let h = std::thread::Builder::new().name("yaml-decode".into()).stack_size(YAML_DECODE_STACK_BYTES).spawn_scoped(s, f).expect("spawning the YAML decoding thread");
+        h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// Every document of a multi-document YAML text, as JSON values (empty
+/// documents are skipped), under the same budget as a request body.
+pub fn decode_yaml_documents(text: &str) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> = on_yaml_stack(|| serde_saphyr::from_multiple_with_options(text, yaml_options()).map_err(|e| e.to_string()))?;
+    Ok(docs.into_iter().filter(|v| !v.is_null()).collect())
+}
 
 /// A decoded body and what was wrong with it short of an error.
 #[derive(Debug)]
@@ -103,22 +151,29 @@ pub fn decode_body(content_type: &str, bytes: &[u8]) -> Result<Value, ApiError> 
 
 pub fn decode_checked(content_type: &str, bytes: &[u8]) -> Result<Decoded, ApiError> {
     let mime = content_type.split(';').next().unwrap_or("").trim();
-    let dups = RefCell::new(Vec::new());
-    let seed = Checked { path: String::new(), depth: 0, dups: &dups };
-    let value = match mime {
+    // The walk over the document, whichever parser feeds it.
+    let checked = |walk: &dyn Fn(Checked) -> Result<Value, String>| -> (Result<Value, String>, Vec<String>) {
+        let dups = RefCell::new(Vec::new());
+        let v = walk(Checked { path: String::new(), depth: 0, dups: &dups });
+        (v, dups.into_inner())
+    };
+    let (value, duplicates) = match mime {
         "" | "application/json" | "*/*" => {
-            let mut de = serde_json::Deserializer::from_slice(bytes);
-            let v = seed.deserialize(&mut de).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
-            de.end().map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
-            v
+            let (v, dups) = checked(&|seed| {
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                let v = seed.deserialize(&mut de).map_err(|e| e.to_string())?;
+                de.end().map_err(|e| e.to_string())?;
+                Ok(v)
+            });
+            (v.map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?, dups)
         }
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let de = serde_yaml::Deserializer::from_slice(bytes);
-            seed.deserialize(de).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))?
+            let (v, dups) = on_yaml_stack(|| checked(&|seed| serde_saphyr::with_deserializer_from_slice_with_options(bytes, yaml_options(), |de| seed.deserialize(de)).map_err(|e| e.to_string())));
+            (v.map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))?, dups)
         }
         other => return Err(ApiError::unsupported_media_type(format!("the request body must be application/json or application/yaml, not {other:?}"))),
     };
-    Ok(Decoded { value, duplicates: dups.into_inner() })
+    Ok(Decoded { value, duplicates })
 }
 
 #[cfg(test)]
@@ -130,12 +185,9 @@ mod tests {
         let d = decode_checked("application/json", br#"{"metadata":{"name":"a","name":"b"},"spec":{"x":[{"k":1,"k":2}]}}"#).unwrap();
         assert_eq!(d.duplicates, ["metadata.name", "spec.x[0].k"]);
         assert_eq!(d.value["metadata"]["name"], "b");
-        let d = decode_checked("application/yaml", b"a: 1\nb:\n  c: 1\n  c: 2\n");
-        // serde_yaml may itself refuse duplicate keys; either way they are not silently lost.
-        match d {
-            Ok(d) => assert_eq!(d.duplicates, ["b.c"]),
-            Err(e) => assert!(e.message.contains("duplicate"), "{}", e.message),
-        }
+        let d = decode_checked("application/yaml", b"a: 1\nb:\n  c: 1\n  c: 2\n").unwrap();
+        assert_eq!(d.duplicates, ["b.c"]);
+        assert_eq!(d.value["b"]["c"], 2, "the last one wins, as upstream");
     }
 
     #[test]
@@ -153,5 +205,26 @@ mod tests {
         assert!(e.message.contains("deeper than the limit"), "{}", e.message);
         let e = decode_body("application/yaml", deep(MAX_BODY_DEPTH + 1).as_bytes()).unwrap_err();
         assert!(e.message.contains("limit"), "{}", e.message);
+        assert!(decode_body("application/yaml", deep(MAX_BODY_DEPTH).as_bytes()).is_ok());
+    }
+
+    /// An alias of a sequence of 998 scalars replays 1,000 events (start,
+    /// items, end): ten aliases reach `MAX_YAML_ALIAS_EVENTS`, eleven pass it.
+    #[test]
+    fn alias_replay_is_bounded_at_its_limit() {
+        let yaml = |aliases: usize| format!("a: &a [{}]\nb: [{}]\n", vec!["x"; 998].join(","), vec!["*a"; aliases].join(","));
+        assert_eq!(MAX_YAML_ALIAS_EVENTS, 10 * 1000);
+        let v = decode_body("application/yaml", yaml(10).as_bytes()).unwrap();
+        assert_eq!(v["b"].as_array().unwrap().len(), 10);
+        let e = decode_body("application/yaml", yaml(11).as_bytes()).unwrap_err();
+        assert!(e.message.contains("alias replay limit"), "{}", e.message);
+    }
+
+    #[test]
+    fn multi_document_files_are_bounded_in_documents() {
+        let docs = |n: usize| "---\na: 1\n".repeat(n);
+        assert_eq!(decode_yaml_documents(&docs(MAX_YAML_DOCUMENTS)).unwrap().len(), MAX_YAML_DOCUMENTS);
+        assert!(decode_yaml_documents(&docs(MAX_YAML_DOCUMENTS + 1)).is_err());
+        assert_eq!(decode_yaml_documents("a: 1\n---\n---\nb: 2\n").unwrap().len(), 2, "empty documents are skipped");
     }
 }

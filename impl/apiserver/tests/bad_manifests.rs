@@ -14,7 +14,7 @@ const MIN_CASES: usize = 150;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_manifest_gets_its_status_and_a_message_naming_the_field() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/bad-manifests/cases.yaml");
-    let cases: Vec<Value> = serde_yaml::from_str(&std::fs::read_to_string(&path).expect("corpus exists")).expect("corpus is YAML");
+    let cases: Vec<Value> = serde_saphyr::from_str(&std::fs::read_to_string(&path).expect("corpus exists")).expect("corpus is YAML");
     assert!(cases.len() >= MIN_CASES, "only {} cases", cases.len());
 
     let store: Arc<dyn podstore::Store> = Arc::new(podstore::Embedded::in_memory());

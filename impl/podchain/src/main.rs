@@ -101,7 +101,7 @@ fn run_server(argv: &[String], with_controllers: bool) -> Result<(), String> {
         tokio::task::spawn_blocking(move || r.bootstrap()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
         let server_url = format!("http://{addr}");
         let kubeconfig = data_dir.join("kubeconfig");
-        client::kubeconfig::write(&kubeconfig, &server_url, None)?;
+        client::kubeconfig::write(&kubeconfig, &client::kubeconfig::KubeConfig::single(&server_url, None))?;
         eprintln!("podchain: serving the Kubernetes API on {server_url}; kubeconfig: {}", kubeconfig.display());
         let serving = apiserver::serve_on(listener, registry, addr.to_string(), cfg.bookmark_interval);
         if !with_controllers {
@@ -290,13 +290,7 @@ fn run_apply(argv: &[String]) -> Result<(), String> {
     let text = std::fs::read_to_string(&file).map_err(|e| format!("reading {file}: {e}"))?;
     let kc = a.str("kubeconfig", "podchain-data/kubeconfig");
     let client = client::Client::from_kubeconfig(std::path::Path::new(&kc), "podchain-apply")?;
-    let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let v: serde_json::Value = serde::Deserialize::deserialize(doc).map_err(|e| format!("{file}: {e}"))?;
-        if !v.is_null() {
-            docs.push(v);
-        }
-    }
+    let docs = apiserver::decode::decode_yaml_documents(&text).map_err(|e| format!("{file}: {e}"))?;
     runtime()?.block_on(async move {
         for v in docs {
             let api_version = v["apiVersion"].as_str().unwrap_or("");

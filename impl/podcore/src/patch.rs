@@ -5,7 +5,7 @@
 //! containers by name, ports by containerPort, and so on), written here
 //! because no crate implements it. Pure functions over `serde_json::Value`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Most operations one JSON patch may hold.
 pub const MAX_JSON_PATCH_OPS: usize = 10_000;

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash ci/install.sh
 echo "== building the workspace"
 cargo build --workspace --all-targets
+echo "== clippy: the wall clock is read in one place (clippy.toml)"
+cargo clippy --workspace --all-targets -- -A clippy::all -D clippy::disallowed_methods
 echo "== Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

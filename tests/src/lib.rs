@@ -23,11 +23,12 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
 
+/// A directory no earlier run left behind: the first name that is not taken.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let d = std::env::temp_dir().join(format!("podchain-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    (0u32..)
+        .map(|i| std::env::temp_dir().join(format!("podchain-{name}-{}-{i}", std::process::id())))
+        .find(|d| std::fs::create_dir(d).is_ok())
+        .expect("a free temporary directory name")
 }
 
 /// Where the processes started from `log_dir` write their decision traces.

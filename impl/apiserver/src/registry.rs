@@ -9,7 +9,6 @@ use podcore::admission::{self, CreateContext, DeleteOutcome, UpdateTarget};
 use podcore::object::{Kind, Object};
 use podcore::patch::{self, PatchType};
 use podcore::status::ApiError;
-use podcore::time::Time;
 use podcore::types::{Binding, DeleteOptions, Scale};
 use podstore::{EventKind, Revision, Store, StoreError};
 use std::collections::BTreeMap;
@@ -29,9 +28,7 @@ pub struct Registry {
     pub default_toleration_seconds: i64,
 }
 
-pub fn now() -> Time {
-    Time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
-}
+pub use client::clock::wall_now as now;
 
 fn store_err(e: StoreError, kind: Kind, name: &str) -> ApiError {
     let i = kind.info();

@@ -5,6 +5,7 @@
 //! - `informer`: list + watch + local cache, relisting on 410 or errors.
 //! - `kubeconfig`: reads and writes the admin kubeconfig.
 
+pub mod clock;
 pub mod informer;
 pub mod kubeconfig;
 pub mod trace;

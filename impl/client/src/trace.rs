@@ -46,7 +46,7 @@ impl Tracer {
         let mut v = r.to_json(&self.component);
         // Wall-clock order across the files of one component (a restarted
         // process writes a new file).
-        v["at"] = serde_json::json!(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0));
+        v["at"] = serde_json::json!(crate::clock::wall_now().0);
         let mut line = v.to_string();
         line.push('\n');
         let mut f = f.lock().unwrap_or_else(|p| p.into_inner());

@@ -5,11 +5,7 @@
 pub mod manager;
 pub mod scheduler;
 
-use podcore::time::Time;
-
-pub fn now() -> Time {
-    Time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
-}
+pub use client::clock::wall_now as now;
 
 /// Whether an error is the ordinary result of acting on a stale cache (the
 /// next watch event brings the fresh object and the key is processed again).

@@ -6,7 +6,6 @@
 use podcore::controller::kubelet::{PodObservation, RuntimeAction};
 pub use podcore::controller::simruntime::PodRef;
 use podcore::controller::simruntime::SimNode;
-use podcore::time::Time;
 use podcore::types::Pod;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -43,9 +42,7 @@ pub struct ContainerLog {
     pub running: bool,
 }
 
-pub fn wall_now() -> Time {
-    Time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
-}
+pub use client::clock::wall_now;
 
 /// A runtime with no processes (see `podcore::controller::simruntime`):
 /// the pure state machine behind a lock, driven by the wall clock.

@@ -343,7 +343,7 @@ fn run_get(argv: &[String]) -> Result<(), String> {
     let ns = a.str("namespace", "");
     runtime()?.block_on(async move {
         let (items, _) = client.list(info.kind, &ns, &Default::default()).await.map_err(|e| e.to_string())?;
-        let now = podcore::time::Time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0));
+        let now = client::clock::wall_now();
         let cols = apiserver::table::columns(info.kind);
         let mut rows: Vec<Vec<String>> = vec![cols.iter().filter(|c| c["priority"] == 0).map(|c| c["name"].as_str().unwrap_or("").to_uppercase()).collect()];
         for o in &items {

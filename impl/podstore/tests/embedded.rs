@@ -4,10 +4,12 @@
 use podstore::{conformance, Embedded, Store};
 use std::io::Write;
 
+/// A directory no earlier run left behind: the first name that is not taken.
 fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("podstore-{name}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    (0u32..)
+        .map(|i| std::env::temp_dir().join(format!("podstore-{name}-{}-{i}", std::process::id())))
+        .find(|d| std::fs::create_dir(d).is_ok())
+        .expect("a free temporary directory name")
 }
 
 #[test]

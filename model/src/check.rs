@@ -129,11 +129,23 @@ pub struct ModelConfig {
     pub symmetry: Symmetry,
 }
 
+/// The smallest configuration, which `podchain model check` checks without flags.
+pub const DEFAULT_NODES: u8 = 1;
+pub const DEFAULT_REPLICAS: i32 = 1;
+/// Checker threads, and the generated-state budget of one check.
+pub const DEFAULT_THREADS: usize = 2;
+pub const DEFAULT_MAX_STATES: usize = 2_000_000;
+/// cpu a node has, and a pod asks for: two pods fit on a node, a third does not.
+pub const DEFAULT_NODE_CPU_M: i64 = 1000;
+pub const DEFAULT_POD_CPU_M: i64 = 400;
+/// Where `model explore` serves stateright's Explorer.
+pub const DEFAULT_EXPLORER_LISTEN: &str = "127.0.0.1:3000";
+
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            nodes: 2,
-            replicas: 2,
+            nodes: DEFAULT_NODES,
+            replicas: DEFAULT_REPLICAS,
             consistency: Consistency::StaleMonotonic,
             crashes: 0,
             node_failures: 0,
@@ -144,8 +156,8 @@ impl Default for ModelConfig {
             ticks: 0,
             tick_ms: 20_000,
             toleration_seconds: 40,
-            node_cpu_m: 1000,
-            pod_cpu_m: 400,
+            node_cpu_m: DEFAULT_NODE_CPU_M,
+            pod_cpu_m: DEFAULT_POD_CPU_M,
             rs: RsOptions::default(),
             scheduler: SchedulerOptions::default(),
             kubelet: KubeletOptions::default(),

@@ -21,6 +21,9 @@ use std::time::Duration;
 
 pub use registry::Registry;
 
+/// Where the API is served unless `--listen` says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:6443";
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -34,7 +37,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            listen: "127.0.0.1:6443".parse().unwrap(),
+            listen: DEFAULT_LISTEN.parse().expect("DEFAULT_LISTEN is an address"),
             window_events: watchcache::DEFAULT_WINDOW_EVENTS,
             bookmark_interval: Duration::from_secs(5),
             default_toleration_seconds: podcore::defaults::DEFAULT_NOT_READY_TOLERATION_SECONDS,

@@ -27,7 +27,11 @@ pub const CHANGE_CHANNEL: usize = 4096;
 /// Retry delay after a failed or conflicting write.
 pub const RETRY_AFTER: Duration = Duration::from_millis(500);
 
-#[derive(Clone, Debug)]
+/// How often node health is checked even when nothing changes (upstream's
+/// node-monitor-period).
+pub const DEFAULT_NODE_MONITOR_PERIOD_MS: u64 = 5_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManagerConfig {
     pub node_lifecycle: NodeLifecycleConfig,
     /// How often node health is checked even when nothing changes.
@@ -38,7 +42,7 @@ pub struct ManagerConfig {
 
 impl Default for ManagerConfig {
     fn default() -> Self {
-        ManagerConfig { node_lifecycle: NodeLifecycleConfig::default(), node_monitor_period: Duration::from_secs(5), gc_min_interval: Duration::from_millis(500) }
+        ManagerConfig { node_lifecycle: NodeLifecycleConfig::default(), node_monitor_period: Duration::from_millis(DEFAULT_NODE_MONITOR_PERIOD_MS), gc_min_interval: Duration::from_millis(500) }
     }
 }
 

@@ -25,7 +25,26 @@ pub const KUBELET_VERSION: &str = "v1.32.0-podchain";
 /// Syncs of one pod in a row within one pass (so sandbox → containers → status settle at once).
 pub const MAX_SYNC_ROUNDS_PER_POD: usize = 4;
 
-#[derive(Clone, Debug)]
+/// The kubelet's own endpoint unless `--listen` says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:10250";
+/// A simulated node's capacity (a real node reports the host's).
+pub const DEFAULT_SIM_CPU: &str = "4";
+pub const DEFAULT_SIM_MEMORY: &str = "8Gi";
+/// Upstream's default maxPods.
+pub const DEFAULT_MAX_PODS: u32 = 110;
+/// Upstream's node lease duration and renewal (a quarter of it).
+pub const DEFAULT_LEASE_DURATION_SECONDS: i32 = 40;
+pub const DEFAULT_LEASE_RENEW_INTERVAL_MS: u64 = 10_000;
+/// Upstream's nodeStatusReportFrequency.
+pub const DEFAULT_NODE_STATUS_INTERVAL_MS: u64 = 60_000;
+/// How often the runtime's own health is checked.
+pub const DEFAULT_RUNTIME_STATUS_INTERVAL_MS: u64 = 5_000;
+/// Upstream's PLEG relist period.
+pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1_000;
+/// First three octets of a simulated node's pod IPs.
+pub const DEFAULT_POD_SUBNET: &str = "10.88.0";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KubeletConfig {
     pub node_name: String,
     pub host_ip: String,
@@ -47,15 +66,15 @@ impl KubeletConfig {
         KubeletConfig {
             node_name: node_name.into(),
             host_ip: "127.0.0.1".into(),
-            cpu: "4".into(),
-            memory: "8Gi".into(),
-            max_pods: 110,
-            lease_duration_seconds: 40,
-            lease_renew_interval: Duration::from_secs(10),
-            node_status_interval: Duration::from_secs(60),
-            runtime_status_interval: Duration::from_secs(5),
-            sync_interval: Duration::from_secs(1),
-            listen: "127.0.0.1:10250".parse().unwrap(),
+            cpu: DEFAULT_SIM_CPU.into(),
+            memory: DEFAULT_SIM_MEMORY.into(),
+            max_pods: DEFAULT_MAX_PODS,
+            lease_duration_seconds: DEFAULT_LEASE_DURATION_SECONDS,
+            lease_renew_interval: Duration::from_millis(DEFAULT_LEASE_RENEW_INTERVAL_MS),
+            node_status_interval: Duration::from_millis(DEFAULT_NODE_STATUS_INTERVAL_MS),
+            runtime_status_interval: Duration::from_millis(DEFAULT_RUNTIME_STATUS_INTERVAL_MS),
+            sync_interval: Duration::from_millis(DEFAULT_SYNC_INTERVAL_MS),
+            listen: DEFAULT_LISTEN.parse().expect("DEFAULT_LISTEN is an address"),
         }
     }
 }

@@ -20,9 +20,12 @@ pub struct NodeLifecycleConfig {
     pub grace_period_ms: i64,
 }
 
+/// Upstream's node-monitor-grace-period.
+pub const DEFAULT_GRACE_PERIOD_MS: i64 = 40_000;
+
 impl Default for NodeLifecycleConfig {
     fn default() -> Self {
-        NodeLifecycleConfig { grace_period_ms: 40_000 }
+        NodeLifecycleConfig { grace_period_ms: DEFAULT_GRACE_PERIOD_MS }
     }
 }
 

@@ -1,0 +1,451 @@
+//! The command line, as clap derive types. Every default is the constant the
+//! code itself uses (`kubelet::DEFAULT_SYNC_INTERVAL_MS`, ...), so `--help`
+//! shows what the component does without the flag and cannot drift from it;
+//! the tests below turn each subcommand's defaults into its configuration
+//! and compare that with the configuration the code builds on its own.
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The data directory of `podchain server` unless `--data-dir` says otherwise.
+pub const DEFAULT_DATA_DIR: &str = "podchain-data";
+/// The kubeconfig the client commands read unless `--kubeconfig` says otherwise.
+pub const DEFAULT_KUBECONFIG: &str = "podchain-data/kubeconfig";
+/// Kubelets one `--count` process runs at most (one loopback port each).
+pub const MAX_KUBELETS_PER_PROCESS: u32 = 10_000;
+
+#[derive(Parser, Debug)]
+#[command(name = "podchain", version, about = "podchain: the chain of events that runs a pod in Kubernetes.", propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// apiserver + controller-manager + scheduler in one process, embedded store.
+    Server(ServerArgs),
+    /// The API server alone.
+    Apiserver(ApiserverArgs),
+    /// The deployment, replicaset, garbage-collector and node-lifecycle controllers.
+    ControllerManager(ControllerManagerArgs),
+    /// Binds unscheduled pods to nodes.
+    Scheduler(SchedulerArgs),
+    /// A node agent (simulated runtime, or containerd over CRI).
+    Kubelet(KubeletArgs),
+    /// The model checker over the core's functions.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Decision traces recorded by the daemons (PODCHAIN_TRACE_DIR).
+    #[command(subcommand)]
+    Trace(TraceCommand),
+    /// Create or update the objects of a YAML (multi-document) or JSON file; objects that exist
+    /// get a JSON merge patch of the manifest. For machines without kubectl.
+    Apply(ApplyArgs),
+    /// List objects of one kind.
+    Get(GetArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Where the embedded store keeps its log; the admin kubeconfig is written here too.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Address to serve the API on.
+    #[arg(long, value_name = "ADDR", default_value = apiserver::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// tolerationSeconds added to pods for not-ready and unreachable nodes.
+    #[arg(long, value_name = "N", default_value_t = podcore::defaults::DEFAULT_NOT_READY_TOLERATION_SECONDS)]
+    pub default_toleration_seconds: i64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct NodeMonitorArgs {
+    /// A node whose lease is older than this is NotReady (node-monitor-grace-period).
+    #[arg(long, value_name = "N", default_value_t = podcore::controller::nodelifecycle::DEFAULT_GRACE_PERIOD_MS)]
+    pub node_monitor_grace_period_ms: i64,
+    /// How often node health is checked even when nothing changes.
+    #[arg(long, value_name = "N", default_value_t = controllers::manager::DEFAULT_NODE_MONITOR_PERIOD_MS)]
+    pub node_monitor_period_ms: u64,
+}
+
+impl NodeMonitorArgs {
+    pub fn manager_config(&self) -> controllers::manager::ManagerConfig {
+        let mut cfg = controllers::manager::ManagerConfig::default();
+        cfg.node_lifecycle.grace_period_ms = self.node_monitor_grace_period_ms;
+        cfg.node_monitor_period = Duration::from_millis(self.node_monitor_period_ms);
+        cfg
+    }
+}
+
+/// Writes an admin kubeconfig to DIR/kubeconfig.
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub monitor: NodeMonitorArgs,
+}
+
+/// Writes an admin kubeconfig to DIR/kubeconfig.
+#[derive(Args, Debug)]
+pub struct ApiserverArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ControllerManagerArgs {
+    /// How to reach the apiserver.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    #[command(flatten)]
+    pub monitor: NodeMonitorArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SchedulerArgs {
+    /// How to reach the apiserver.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// Simulated containers: no processes, thousands of nodes on one machine.
+    Sim,
+    /// containerd (or any CRI runtime) over its socket.
+    Cri,
+}
+
+#[derive(Args, Debug)]
+pub struct KubeletArgs {
+    /// The node's name.
+    #[arg(long, value_name = "NAME")]
+    pub node: String,
+    /// How to reach the apiserver.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    /// Simulated containers, or containerd over CRI.
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Sim)]
+    pub runtime: RuntimeKind,
+    /// The kubelet's own HTTP endpoint (container logs).
+    #[arg(long, value_name = "ADDR", default_value = kubelet::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// cri only: the CRI socket.
+    #[arg(long, value_name = "E", default_value = cri::DEFAULT_ENDPOINT)]
+    pub container_runtime_endpoint: String,
+    /// cri only: where container logs go.
+    #[arg(long, value_name = "DIR", default_value = kubelet::cri::DEFAULT_POD_LOG_DIR)]
+    pub pod_log_dir: String,
+    /// sim only: first three octets of pod IPs.
+    #[arg(long, value_name = "A.B.C", default_value = kubelet::DEFAULT_POD_SUBNET)]
+    pub pod_subnet: String,
+    /// The node's cpu capacity [default: sim 4; cri: the host's cpus].
+    #[arg(long, value_name = "Q")]
+    pub cpu: Option<String>,
+    /// The node's memory capacity [default: sim 8Gi; cri: the host's memory].
+    #[arg(long, value_name = "Q")]
+    pub memory: Option<String>,
+    /// Pods the node takes.
+    #[arg(long, value_name = "N", default_value_t = kubelet::DEFAULT_MAX_PODS)]
+    pub max_pods: u32,
+    /// How often the node lease is renewed.
+    #[arg(long, value_name = "N", default_value_t = kubelet::DEFAULT_LEASE_RENEW_INTERVAL_MS)]
+    pub lease_renew_interval_ms: u64,
+    /// How often node status is posted.
+    #[arg(long, value_name = "N", default_value_t = kubelet::DEFAULT_NODE_STATUS_INTERVAL_MS)]
+    pub node_status_interval_ms: u64,
+    /// How often the runtime is relisted.
+    #[arg(long, value_name = "N", default_value_t = kubelet::DEFAULT_SYNC_INTERVAL_MS)]
+    pub sync_interval_ms: u64,
+    /// sim only: run N kubelets in this process, nodes NAME-1..NAME-N, endpoints on consecutive ports.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_KUBELETS_PER_PROCESS as i64))]
+    pub count: u32,
+}
+
+impl KubeletArgs {
+    /// The configuration these flags give; `host` is the machine's (cpus,
+    /// memory), which a real node reports as its capacity.
+    pub fn config(&self, host: impl FnOnce() -> (String, String)) -> Result<kubelet::KubeletConfig, String> {
+        podcore::names::dns1123_subdomain(&self.node).map_err(|e| format!("--node {:?}: {e}", self.node))?;
+        let mut cfg = kubelet::KubeletConfig::new(&self.node);
+        cfg.listen = self.listen;
+        if self.runtime == RuntimeKind::Cri {
+            (cfg.cpu, cfg.memory) = host();
+        }
+        if let Some(c) = &self.cpu {
+            cfg.cpu = c.clone();
+        }
+        if let Some(m) = &self.memory {
+            cfg.memory = m.clone();
+        }
+        for (flag, q) in [("cpu", &cfg.cpu), ("memory", &cfg.memory)] {
+            podcore::quantity::parse_nanos(q).map_err(|e| format!("--{flag}: {e}"))?;
+        }
+        cfg.max_pods = self.max_pods;
+        cfg.lease_renew_interval = Duration::from_millis(self.lease_renew_interval_ms);
+        cfg.node_status_interval = Duration::from_millis(self.node_status_interval_ms);
+        cfg.sync_interval = Duration::from_millis(self.sync_interval_ms);
+        if self.count > 1 && self.runtime == RuntimeKind::Cri {
+            return Err("--count: only the simulated runtime runs several nodes in one process".into());
+        }
+        Ok(cfg)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Explore every interleaving, check each property, then liveness under fairness.
+    /// Exit status 1 when a safety property is violated or the check is incomplete.
+    Check(ModelArgs),
+    /// Serve stateright's Explorer.
+    Explore {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Where to serve the Explorer.
+        #[arg(long, value_name = "ADDR", default_value = model::check::DEFAULT_EXPLORER_LISTEN)]
+        listen: String,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsistencyArg {
+    /// Every read sees the store as it is.
+    Linearizable,
+    /// Each component reads its own cache, which catches up only when its watch delivers.
+    Stale,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymmetryArg {
+    /// Ties in name order, as the daemon breaks them; every state is its own.
+    Off,
+    /// Ties in every order of nodes; states that differ only in node names are one.
+    Nodes,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Safeguard {
+    /// ReplicaSet expectations.
+    Expectations,
+    /// The scheduler counting bound pods against a node.
+    Accounting,
+    /// The kubelet's check that a pod is bound to it.
+    NodeName,
+    /// The apiserver's resourceVersion precondition.
+    RvPrecondition,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Nodes, each with a kubelet.
+    #[arg(long, value_name = "N", default_value_t = model::check::DEFAULT_NODES)]
+    pub nodes: u8,
+    /// The Deployment's replicas.
+    #[arg(long, value_name = "R", default_value_t = model::check::DEFAULT_REPLICAS)]
+    pub replicas: i32,
+    /// How components read.
+    #[arg(long, value_enum, default_value_t = ConsistencyArg::Stale)]
+    pub consistency: ConsistencyArg,
+    /// Controller crash-restarts allowed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub crashes: u8,
+    /// Kubelets that may die.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub node_failures: u8,
+    /// Containers that may exit with code 1.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub exits: u8,
+    /// The user changes the image once the Deployment is available.
+    #[arg(long, value_name = "BOOL", default_value_t = false, action = ArgAction::Set)]
+    pub rollout: bool,
+    /// The user deletes the Deployment once it is available; the garbage collector joins.
+    #[arg(long, value_name = "BOOL", default_value_t = false, action = ArgAction::Set)]
+    pub delete: bool,
+    /// The user scales the Deployment to R.
+    #[arg(long, value_name = "R")]
+    pub scale_to: Option<i32>,
+    /// Times the clock may jump to the next deadline (a back-off, a grace period) while the
+    /// cluster is idle short of its goal.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub ticks: u8,
+    /// cpu a pod asks for, in millicores of a node's 1000.
+    #[arg(long, value_name = "M", default_value_t = model::check::DEFAULT_POD_CPU_M, conflicts_with = "pods_per_node")]
+    pub pod_cpu_m: i64,
+    /// Room on each node instead: pods ask for 1/N of a node's cpu.
+    #[arg(long, value_name = "N")]
+    pub pods_per_node: Option<i64>,
+    /// Safeguards to switch off, to see what each prevents (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
+    pub safeguards_off: Vec<Safeguard>,
+    /// nodes: nodes are interchangeable (the scheduler's ties in every order, states up to
+    /// renaming nodes; at most model::symmetry::MAX_SYMMETRIC_NODES nodes).
+    #[arg(long, value_enum, default_value_t = SymmetryArg::Off)]
+    pub symmetry: SymmetryArg,
+    /// Checker threads.
+    #[arg(long, value_name = "N", default_value_t = model::check::DEFAULT_THREADS)]
+    pub threads: usize,
+    /// Stop after generating this many states, duplicates included (stateright's count); a
+    /// check that reaches it is incomplete and exits 1.
+    #[arg(long, value_name = "N", default_value_t = model::check::DEFAULT_MAX_STATES)]
+    pub max_states: usize,
+}
+
+impl ModelArgs {
+    pub fn config(&self) -> Result<model::check::ModelConfig, String> {
+        use model::check::{Consistency, ModelConfig, Symmetry};
+        let mut cfg = ModelConfig { nodes: self.nodes, replicas: self.replicas, ..Default::default() };
+        cfg.consistency = match self.consistency {
+            ConsistencyArg::Linearizable => Consistency::Linearizable,
+            ConsistencyArg::Stale => Consistency::StaleMonotonic,
+        };
+        cfg.crashes = self.crashes;
+        cfg.node_failures = self.node_failures;
+        cfg.container_exits = self.exits;
+        cfg.rollout = self.rollout;
+        cfg.delete = self.delete;
+        cfg.scale_to = self.scale_to;
+        cfg.ticks = self.ticks;
+        cfg.pod_cpu_m = match self.pods_per_node {
+            Some(n) if (1..=cfg.node_cpu_m).contains(&n) => cfg.node_cpu_m / n,
+            Some(n) => return Err(format!("--pods-per-node: expected 1 to {}, got {n}", cfg.node_cpu_m)),
+            None if (1..=cfg.node_cpu_m).contains(&self.pod_cpu_m) => self.pod_cpu_m,
+            None => return Err(format!("--pod-cpu-m: expected 1 to {}, got {}", cfg.node_cpu_m, self.pod_cpu_m)),
+        };
+        for s in &self.safeguards_off {
+            match s {
+                Safeguard::Expectations => cfg.rs.use_expectations = false,
+                Safeguard::Accounting => cfg.scheduler.account_bound_pods = false,
+                Safeguard::NodeName => cfg.kubelet.check_node_name = false,
+                Safeguard::RvPrecondition => cfg.check_resource_version = false,
+            }
+        }
+        cfg.symmetry = match self.symmetry {
+            SymmetryArg::Off => Symmetry::Off,
+            SymmetryArg::Nodes => Symmetry::Nodes,
+        };
+        if cfg.symmetry != Symmetry::Off && cfg.nodes > model::symmetry::MAX_SYMMETRIC_NODES {
+            return Err(format!("--symmetry nodes: at most {} nodes (the scheduler's pass is explored in every order of nodes), got {}", model::symmetry::MAX_SYMMETRIC_NODES, cfg.nodes));
+        }
+        Ok(cfg)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TraceCommand {
+    /// Replay every decision in DIR against the model: each decision is retaken with the same
+    /// core function, and every component's view must only move forward. Reports the first
+    /// step the model cannot take.
+    Validate {
+        /// Where the daemons wrote DIR/<component>-<pid>.jsonl.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// The manifest.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub filename: PathBuf,
+    /// How to reach the apiserver.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_KUBECONFIG)]
+    pub kubeconfig: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// pods, deployments, replicasets, nodes, namespaces, events or leases (or a short name).
+    pub kind: String,
+    /// Only this namespace [default: all].
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// How to reach the apiserver.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_KUBECONFIG)]
+    pub kubeconfig: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("podchain").chain(args.iter().copied())).unwrap_or_else(|e| panic!("{args:?}: {e}")).command
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// `podchain server` with no flags configures what the code's own defaults configure.
+    #[test]
+    fn server_defaults_are_the_codes_defaults() {
+        let Command::Server(a) = parse(&["server"]) else { panic!() };
+        assert_eq!(a.monitor.manager_config(), controllers::manager::ManagerConfig::default());
+        let api = apiserver::Config::default();
+        assert_eq!((a.store.listen, a.store.default_toleration_seconds), (api.listen, api.default_toleration_seconds));
+        assert_eq!(a.store.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(Some(a.store.data_dir.join("kubeconfig")), Some(PathBuf::from(DEFAULT_KUBECONFIG)));
+    }
+
+    #[test]
+    fn kubelet_defaults_are_the_codes_defaults() {
+        let Command::Kubelet(a) = parse(&["kubelet", "--node", "n1", "--kubeconfig", "kc"]) else { panic!() };
+        assert_eq!(a.config(|| unreachable!("a simulated node does not read the host")).unwrap(), kubelet::KubeletConfig::new("n1"));
+        assert_eq!(a.container_runtime_endpoint, cri::DEFAULT_ENDPOINT);
+        let Command::Kubelet(a) = parse(&["kubelet", "--node", "n1", "--kubeconfig", "kc", "--runtime", "cri"]) else { panic!() };
+        let cfg = a.config(|| ("2".into(), "1Gi".into())).unwrap();
+        assert_eq!((cfg.cpu.as_str(), cfg.memory.as_str()), ("2", "1Gi"), "a real node reports the host's capacity");
+    }
+
+    #[test]
+    fn model_defaults_are_the_codes_defaults() {
+        let Command::Model(ModelCommand::Check(a)) = parse(&["model", "check"]) else { panic!() };
+        assert_eq!(a.config().unwrap(), model::check::ModelConfig::default());
+        assert_eq!((a.threads, a.max_states), (model::check::DEFAULT_THREADS, model::check::DEFAULT_MAX_STATES));
+        // The README's CI configuration.
+        let Command::Model(ModelCommand::Check(a)) = parse(&["model", "check", "--nodes", "2", "--replicas", "3", "--pods-per-node", "4", "--consistency", "linearizable", "--rollout", "true", "--crashes", "1", "--node-failures", "1", "--ticks", "4", "--symmetry", "nodes", "--safeguards-off", "expectations,rv-precondition"]) else { panic!() };
+        let cfg = a.config().unwrap();
+        assert_eq!((cfg.nodes, cfg.replicas, cfg.pod_cpu_m, cfg.rollout, cfg.crashes, cfg.ticks), (2, 3, 250, true, 1, 4));
+        assert!(!cfg.rs.use_expectations && !cfg.check_resource_version && cfg.scheduler.account_bound_pods);
+    }
+
+    /// The help text shows each default as the constant's value.
+    #[test]
+    fn help_shows_the_constants() {
+        let help = Cli::command().find_subcommand_mut("kubelet").unwrap().render_long_help().to_string();
+        for shown in [format!("[default: {}]", kubelet::DEFAULT_SYNC_INTERVAL_MS), format!("[default: {}]", kubelet::DEFAULT_LISTEN), format!("[default: {}]", kubelet::DEFAULT_LEASE_RENEW_INTERVAL_MS)] {
+            assert!(help.contains(&shown), "kubelet --help lacks {shown}:\n{help}");
+        }
+        let help = Cli::command().find_subcommand_mut("server").unwrap().render_long_help().to_string();
+        assert!(help.contains(&format!("[default: {}]", podcore::controller::nodelifecycle::DEFAULT_GRACE_PERIOD_MS)), "{help}");
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_what_was_expected() {
+        for (args, frag) in [
+            (&["kubelet", "--node", "n", "--kubeconfig", "k", "--runtime", "docker"][..], "possible values: sim, cri"),
+            (&["kubelet", "--node", "n", "--kubeconfig", "k", "--count", "0"][..], "1..="),
+            (&["server", "--listen", "localhost"][..], "--listen"),
+            (&["model", "check", "--pod-cpu-m", "100", "--pods-per-node", "2"][..], "cannot be used with"),
+            (&["server", "--bogus"][..], "--bogus"),
+        ] {
+            let e = Cli::try_parse_from(std::iter::once("podchain").chain(args.iter().copied())).unwrap_err().to_string();
+            assert!(e.contains(frag), "{args:?}: {e}");
+        }
+        let Command::Kubelet(a) = parse(&["kubelet", "--node", "Bad_Name", "--kubeconfig", "k"]) else { panic!() };
+        assert!(a.config(|| unreachable!()).unwrap_err().contains("--node"));
+        let Command::Kubelet(a) = parse(&["kubelet", "--node", "n", "--kubeconfig", "k", "--runtime", "cri", "--count", "2"]) else { panic!() };
+        assert!(a.config(|| ("1".into(), "1Gi".into())).unwrap_err().contains("--count"));
+    }
+
+    #[test]
+    fn kubelets_per_process_are_bounded() {
+        assert!(Cli::try_parse_from(["podchain", "kubelet", "--node", "n", "--kubeconfig", "k", "--count", &MAX_KUBELETS_PER_PROCESS.to_string()]).is_ok());
+        assert!(Cli::try_parse_from(["podchain", "kubelet", "--node", "n", "--kubeconfig", "k", "--count", &(MAX_KUBELETS_PER_PROCESS + 1).to_string()]).is_err());
+    }
+}

@@ -331,3 +331,33 @@ async fn many_simulated_nodes_in_one_kubelet_process() {
     tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two kubelets on one machine with the same endpoint: the second cannot
+/// serve, so it must exit saying why, having written no Node and no Lease
+/// (before, it registered a Ready node, then died on the bind, and the
+/// scheduler bound pods to it that stayed Pending).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubelet_that_cannot_bind_its_endpoint_registers_nothing() {
+    let dir = temp_dir("e2e-bind");
+    let api = format!("127.0.0.1:{}", free_port());
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let _apiserver = Proc::start("apiserver", &s(&["apiserver", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api]), &dir);
+    wait_healthy(&format!("http://{api}"), T).await;
+    let kc = dir.join("data/kubeconfig");
+    let c = Client::from_kubeconfig(&kc, "e2e").unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _a = Proc::start("kubelet-a", &s(&["kubelet", "--node", "node-a", "--kubeconfig", kc.to_str().unwrap(), "--listen", &listen]), &dir);
+    wait_for("node-a registered", T, || async { c.get(Kind::Node, "", "node-a").await.map(|_| ()).map_err(|e| e.to_string()) }).await;
+    let mut b = Proc::start("kubelet-b", &s(&["kubelet", "--node", "node-b", "--kubeconfig", kc.to_str().unwrap(), "--listen", &listen]), &dir);
+    let status = wait_for("kubelet-b to exit", T, || {
+        let exited = b.child.as_mut().unwrap().try_wait().unwrap();
+        async move { exited.ok_or_else(|| "still running".to_string()) }
+    })
+    .await;
+    assert!(!status.success(), "kubelet-b must fail");
+    let log = b.log_tail();
+    assert!(log.contains("binding") && log.contains(&listen) && log.contains("--listen") && log.contains("no Node was registered"), "{log}");
+    assert_eq!(c.get(Kind::Node, "", "node-b").await.unwrap_err().code, 404, "no Node for the kubelet that cannot serve");
+    assert_eq!(c.get(Kind::Lease, "kube-node-lease", "node-b").await.unwrap_err().code, 404, "and no Lease");
+    let _ = std::fs::remove_dir_all(&dir);
+}

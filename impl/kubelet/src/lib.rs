@@ -132,8 +132,17 @@ async fn post_node_status<R: Runtime>(client: &Client, cfg: &KubeletConfig, runt
     client.update_status(&Object::Node(n)).await.map(|_| ()).map_err(|e| e.to_string())
 }
 
+/// Runs the kubelet until its pod informer stops. It first makes sure it can
+/// do its job: its own endpoint is bound (the apiserver proxies container
+/// logs to it) and its runtime answers; only then does it register its Node.
+/// A kubelet that cannot serve fails here, with no Node or Lease written,
+/// rather than registering a Ready node that it then abandons. A runtime
+/// that answers but is not ready (no network yet) still registers, with the
+/// Node NotReady, as upstream.
 pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig) -> Result<(), String> {
     let node = cfg.node_name.clone();
+    server::spawn(cfg.listen, runtime.clone()).await.map_err(|e| format!("{e}: each kubelet on a machine needs its own --listen address; no Node was registered"))?;
+    runtime.observe().await.map_err(|e| format!("the container runtime does not answer: {e}; no Node was registered"))?;
     let node_uid = loop {
         match register(&client, runtime.as_ref(), &cfg).await {
             Ok(uid) => break uid,
@@ -181,7 +190,6 @@ pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig
             }
         });
     }
-    server::spawn(cfg.listen, runtime.clone()).await?;
     let (tx, mut rx) = mpsc::channel::<Change>(1024);
     let opts = ListOptions { field_selector: format!("spec.nodeName={node}"), ..Default::default() };
     let pods = informer::spawn(client.clone(), Kind::Pod, "", opts, tx);

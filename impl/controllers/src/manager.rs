@@ -3,7 +3,7 @@
 //! queue (keys `deploy/NS/NAME`, `rs/NS/NAME`, `nodes`, `gc`), processed one
 //! at a time, so a key is never reconciled twice at once.
 
-use crate::{is_benign, log, now, wait_for_sync};
+use crate::{enqueue, is_benign, log, now, refill_after_overflow, wait_for_sync};
 use client::informer::{self, Change, Informer};
 use client::{Client, ListOptions};
 use podcore::controller::deployment::reconcile_deployment;
@@ -21,6 +21,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use watchcache::workqueue::WorkQueue;
+
+const COMPONENT: &str = "controller-manager";
 
 /// Changes buffered between the informers and the controllers.
 pub const CHANGE_CHANNEL: usize = 4096;
@@ -93,12 +95,12 @@ pub async fn run(client: Client, cfg: ManagerConfig) -> Result<(), String> {
     wait_for_sync(&[&m.deployments, &m.replicasets, &m.pods, &m.nodes, &m.leases]).await;
     log("controller-manager", "caches synced");
     for d in m.deployments.snapshot() {
-        m.queue.add(&format!("deploy/{}", d.meta().key()));
+        enqueue(&m.queue, COMPONENT, &format!("deploy/{}", d.meta().key()));
     }
     for r in m.replicasets.snapshot() {
-        m.queue.add(&format!("rs/{}", r.meta().key()));
+        enqueue(&m.queue, COMPONENT, &format!("rs/{}", r.meta().key()));
     }
-    m.queue.add("nodes");
+    enqueue(&m.queue, COMPONENT, "nodes");
     let mut next_node_check = Instant::now() + m.cfg.node_monitor_period;
     loop {
         while let Ok(c) = rx.try_recv() {
@@ -106,20 +108,21 @@ pub async fn run(client: Client, cfg: ManagerConfig) -> Result<(), String> {
         }
         let now_i = Instant::now();
         if now_i >= next_node_check {
-            m.queue.add("nodes");
+            enqueue(&m.queue, COMPONENT, "nodes");
             next_node_check = now_i + m.cfg.node_monitor_period;
         }
         let due: Vec<Instant> = m.timers.range(..=now_i).map(|(t, _)| *t).collect();
         for t in due {
             for k in m.timers.remove(&t).unwrap_or_default() {
-                m.queue.add(&k);
+                enqueue(&m.queue, COMPONENT, &k);
             }
         }
         if m.gc_dirty && now_i.duration_since(m.gc_last) >= m.cfg.gc_min_interval {
             m.gc_dirty = false;
             m.gc_last = now_i;
-            m.queue.add("gc");
+            enqueue(&m.queue, COMPONENT, "gc");
         }
+        refill_after_overflow(&m.queue, COMPONENT, || m.all_keys());
         if let Some(key) = m.queue.get() {
             m.process(&key).await;
             m.queue.done(&key);
@@ -143,6 +146,14 @@ pub async fn run(client: Client, cfg: ManagerConfig) -> Result<(), String> {
 }
 
 impl Manager {
+    /// Every key the manager could queue (for a refill after an overflow).
+    fn all_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.deployments.snapshot().iter().map(|d| format!("deploy/{}", d.meta().key())).collect();
+        keys.extend(self.replicasets.snapshot().iter().map(|r| format!("rs/{}", r.meta().key())));
+        keys.extend(["nodes".to_string(), "gc".to_string()]);
+        keys
+    }
+
     fn requeue_after(&mut self, key: &str, after: Duration) {
         self.timers.entry(Instant::now() + after).or_default().push(key.to_string());
     }
@@ -153,10 +164,10 @@ impl Manager {
         let obj = c.new.as_ref().or(c.old.as_ref()).expect("a change has an object").clone();
         match c.kind {
             Kind::Deployment => {
-                self.queue.add(&format!("deploy/{}", c.key));
+                enqueue(&self.queue, COMPONENT, &format!("deploy/{}", c.key));
             }
             Kind::ReplicaSet => {
-                self.queue.add(&format!("rs/{}", c.key));
+                enqueue(&self.queue, COMPONENT, &format!("rs/{}", c.key));
                 self.enqueue_owner_deployments(&obj);
                 if let Some(old) = &c.old {
                     self.enqueue_owner_deployments(old);
@@ -174,7 +185,7 @@ impl Manager {
                 }
             }
             Kind::Node | Kind::Lease => {
-                self.queue.add("nodes");
+                enqueue(&self.queue, COMPONENT, "nodes");
             }
             _ => {}
         }
@@ -184,7 +195,7 @@ impl Manager {
         let m = rs_obj.meta();
         match m.controller_ref() {
             Some(r) if r.kind == "Deployment" => {
-                self.queue.add(&format!("deploy/{}/{}", m.namespace, r.name));
+                enqueue(&self.queue, COMPONENT, &format!("deploy/{}/{}", m.namespace, r.name));
             }
             Some(_) => {}
             None => {
@@ -192,7 +203,7 @@ impl Manager {
                 for d in self.deployments.snapshot() {
                     let dep = d.as_deployment().expect("deployments");
                     if dep.metadata.namespace == m.namespace && !dep.spec.selector.is_empty() && dep.spec.selector.matches(&m.labels) {
-                        self.queue.add(&format!("deploy/{}", dep.metadata.key()));
+                        enqueue(&self.queue, COMPONENT, &format!("deploy/{}", dep.metadata.key()));
                     }
                 }
             }
@@ -203,7 +214,7 @@ impl Manager {
         match pod.metadata.controller_ref() {
             Some(r) if r.kind == "ReplicaSet" => {
                 let rs_key = format!("{}/{}", pod.metadata.namespace, r.name);
-                self.queue.add(&format!("rs/{rs_key}"));
+                enqueue(&self.queue, COMPONENT, &format!("rs/{rs_key}"));
                 if let Some(rs) = self.replicasets.get(&rs_key) {
                     self.enqueue_owner_deployments(&rs);
                 }
@@ -213,7 +224,7 @@ impl Manager {
                 for r in self.replicasets.snapshot() {
                     let rs = r.as_replicaset().expect("replicasets");
                     if rs.metadata.namespace == pod.metadata.namespace && !rs.spec.selector.is_empty() && rs.spec.selector.matches(&pod.metadata.labels) {
-                        self.queue.add(&format!("rs/{}", rs.metadata.key()));
+                        enqueue(&self.queue, COMPONENT, &format!("rs/{}", rs.metadata.key()));
                     }
                 }
             }

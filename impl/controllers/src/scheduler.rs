@@ -4,7 +4,7 @@
 //! `pods/binding`, and a back-off for unschedulable pods that is cut short
 //! when nodes or pods change.
 
-use crate::{log, now, wait_for_sync};
+use crate::{enqueue, log, now, refill_after_overflow, wait_for_sync};
 use client::informer::{self, Change};
 use client::{Client, ListOptions};
 use podcore::controller::scheduler::{schedule, unschedulable_status, wants, with_assumed, Assumed, Decision, SchedulerOptions};
@@ -33,7 +33,7 @@ pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), String> {
     let mut backoff: HashMap<String, (u32, Instant)> = HashMap::new();
     let tracer = client::trace::Tracer::from_env("scheduler");
     for p in pods.snapshot() {
-        queue.add(&p.meta().key());
+        enqueue(&queue, "scheduler", &p.meta().key());
     }
     loop {
         while let Ok(c) = rx.try_recv() {
@@ -42,8 +42,9 @@ pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), String> {
         let now_i = Instant::now();
         let due: Vec<String> = backoff.iter().filter(|(_, (_, t))| *t <= now_i).map(|(k, _)| k.clone()).collect();
         for k in due {
-            queue.add(&k);
+            enqueue(&queue, "scheduler", &k);
         }
+        refill_after_overflow(&queue, "scheduler", || pods.snapshot().iter().map(|p| p.meta().key()).collect());
         if let Some(key) = queue.get() {
             let retry = schedule_one(&client, &pods, &nodes, &key, &mut assumed, opts, &tracer).await;
             match retry {
@@ -75,7 +76,7 @@ fn on_change(c: &Change, queue: &WorkQueue, assumed: &mut Assumed, backoff: &mut
         Kind::Pod => {
             match c.new.as_ref().and_then(|o| o.as_pod()) {
                 Some(p) if wants(p, DEFAULT_SCHEDULER_NAME) => {
-                    queue.add(&c.key);
+                    enqueue(queue, "scheduler", &c.key);
                 }
                 Some(_) => {
                     assumed.remove(&c.key);

@@ -79,6 +79,10 @@ pub struct Applied {
     pub component: String,
     pub effect: Effect,
     pub result: Result<u64, String>,
+    /// The object as the store holds it after this write; None when the
+    /// write failed, changed nothing or removed the object. This is the
+    /// watch history: what a watcher of the object would have been sent.
+    pub stored: Option<Shared<Object>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +102,8 @@ pub struct Cluster {
     /// to be run again (the core functions' `requeue_after_ms`: back-offs,
     /// grace periods, minReadySeconds). Cleared by whoever consumes it.
     pub wake_at: Option<Time>,
+    /// What the write being applied stored (moved into its `Applied`).
+    last_stored: Option<Shared<Object>>,
 }
 
 /// Room for writes in one object's resourceVersions (see `Cluster::commit`).
@@ -108,7 +114,7 @@ pub const MAX_SETTLE_ROUNDS: usize = 200;
 
 impl Cluster {
     pub fn new(cfg: ClusterConfig, start: Time) -> Cluster {
-        let mut c = Cluster { now: start, revision: 0, objects: Store::default(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), assumed: Assumed::new(), cfg, journal: Vec::new(), wake_at: None };
+        let mut c = Cluster { now: start, revision: 0, objects: Store::default(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), assumed: Assumed::new(), cfg, journal: Vec::new(), wake_at: None, last_stored: None };
         for ns in ["default", "kube-system", "kube-node-lease"] {
             let mut n = Namespace::default();
             n.metadata.name = ns.into();
@@ -149,14 +155,16 @@ impl Cluster {
         };
         assert!(rv % VERSIONS_PER_OBJECT != 0, "{key} was written {VERSIONS_PER_OBJECT} times");
         obj.meta_mut().resource_version = rv.to_string();
-        self.objects.insert(key, obj);
+        self.objects.insert(key.clone(), obj);
+        self.last_stored = self.objects.get(&key).cloned();
         rv
     }
 
     /// Applies one effect exactly as the apiserver would (same admission functions).
     pub fn apply(&mut self, component: &str, e: &Effect) -> Result<u64, ApiError> {
         let r = self.apply_inner(e);
-        self.journal.push(Applied { at: self.now, component: component.into(), effect: e.clone(), result: r.clone().map_err(|e| e.to_string()) });
+        let stored = self.last_stored.take();
+        self.journal.push(Applied { at: self.now, component: component.into(), effect: e.clone(), result: r.clone().map_err(|e| e.to_string()), stored });
         r
     }
 

@@ -564,19 +564,25 @@ impl PodChainModel {
     /// `MAX_IDLE_WAKEUPS` of them (a horizon of over 20 minutes at the
     /// node monitor's period, past every timer the core sets).
     pub fn next_event(&self, s: &State) -> Option<Time> {
+        self.next_event_within(s, MAX_IDLE_WAKEUPS).0
+    }
+
+    /// `next_event`, looking at most `max_wakeups` wake-ups ahead; also
+    /// returns how many it looked at.
+    pub fn next_event_within(&self, s: &State, max_wakeups: usize) -> (Option<Time>, usize) {
         let (idle, mut wake) = self.idle(s);
         if !idle {
-            return None;
+            return (None, 0);
         }
-        for _ in 0..MAX_IDLE_WAKEUPS {
-            let at = wake?;
+        for looked in 0..max_wakeups {
+            let Some(at) = wake else { return (None, looked) };
             let (still_idle, later) = self.idle(&self.idle_until(s, at));
             if !still_idle {
-                return Some(at);
+                return (Some(at), looked + 1);
             }
             wake = later;
         }
-        None
+        (None, max_wakeups)
     }
 
     /// Where `Tick` moves the clock: the next event, when the cluster is

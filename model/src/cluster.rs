@@ -498,12 +498,18 @@ impl Cluster {
     /// Runs rounds until nothing changes. Panics if that never happens: a
     /// system that keeps writing with time standing still is livelocked.
     pub fn settle(&mut self) -> usize {
-        for i in 0..MAX_SETTLE_ROUNDS {
+        self.settle_within(MAX_SETTLE_ROUNDS).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Runs at most `max_rounds` rounds; Ok(the rounds that did work) once
+    /// one does nothing, else an error with the last writes.
+    pub fn settle_within(&mut self, max_rounds: usize) -> Result<usize, String> {
+        for i in 0..max_rounds {
             if self.round() == 0 {
-                return i;
+                return Ok(i);
             }
         }
-        panic!("the cluster did not settle within {MAX_SETTLE_ROUNDS} rounds at {}; last writes: {:#?}", self.now, &self.journal[self.journal.len().saturating_sub(10)..]);
+        Err(format!("the cluster did not settle within {max_rounds} rounds at {}; last writes: {:#?}", self.now, &self.journal[self.journal.len().saturating_sub(10)..]))
     }
 
     /// Advances simulated time by `ms` in steps of `tick_ms`, settling after each.

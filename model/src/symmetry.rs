@@ -378,4 +378,20 @@ mod tests {
         assert_eq!(orders(3), vec![vec![1, 2, 3], vec![1, 3, 2], vec![2, 1, 3], vec![2, 3, 1], vec![3, 1, 2], vec![3, 2, 1]]);
         assert_eq!(orders(MAX_SYMMETRIC_NODES).len(), 24);
     }
+
+    thread_local! {
+        static MEMO: RefCell<HashMap<u64, (u64, u64)>> = RefCell::new(HashMap::new());
+    }
+
+    #[test]
+    fn a_memo_holds_max_remembered_entries_then_starts_again() {
+        for k in 0..MAX_REMEMBERED as u64 {
+            assert_eq!(remembered(&MEMO, k, &k, |h| *h == k, || k * 2), k * 2);
+        }
+        assert_eq!(MEMO.with(|m| m.borrow().len()), MAX_REMEMBERED, "full at the bound");
+        assert_eq!(remembered(&MEMO, 0, &0, |h| *h == 0, || unreachable!("remembered")), 0);
+        let one_more = MAX_REMEMBERED as u64;
+        assert_eq!(remembered(&MEMO, one_more, &one_more, |_| true, || 7), 7);
+        assert_eq!(MEMO.with(|m| m.borrow().len()), 1, "cleared, then the new entry");
+    }
 }

@@ -16,7 +16,7 @@
 
 use podcore::controller::kubelet::RuntimeAction;
 use podcore::controller::scheduler::Decision;
-use podcore::trace::{Record, MAX_RECORD_BYTES};
+use podcore::trace::{Record, MAX_TRACE_RECORD_BYTES};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -64,8 +64,8 @@ pub fn validate(files: &[(String, String)]) -> Result<Summary, String> {
                 sum.torn += 1;
                 continue;
             }
-            if line.len() > MAX_RECORD_BYTES {
-                return Err(format!("{origin}: a record of {} bytes, more than {MAX_RECORD_BYTES}", line.len()));
+            if line.len() > MAX_TRACE_RECORD_BYTES {
+                return Err(format!("{origin}: a record of {} bytes, more than {MAX_TRACE_RECORD_BYTES}", line.len()));
             }
             let v: Value = serde_json::from_str(line).map_err(|e| format!("{origin}: not a JSON record: {e}"))?;
             let at = v.get("at").and_then(Value::as_i64).unwrap_or(0);

@@ -236,3 +236,19 @@ fn symmetric_without_expectations_a_stale_controller_still_over_creates() {
     let path = c.discovery(SAFETY).expect("an over-creation under symmetry");
     assert!(path.last_state().violations.iter().any(|v| v.contains("pods for 1 replicas")), "{:?}", path.last_state().violations);
 }
+
+/// A converged cluster is woken by the node monitor forever and never finds
+/// work: the search for the next event looks exactly `MAX_IDLE_WAKEUPS`
+/// wake-ups ahead, then says there is none.
+#[test]
+fn an_idle_cluster_is_looked_ahead_max_idle_wakeups_times() {
+    // With a tick the node monitor joins, and its lease checks wake it.
+    let cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::Linearizable, ticks: 1, ..Default::default() };
+    let c = check(cfg.clone());
+    let m = PodChainModel { cfg };
+    let path = c.discovery("the deployment converges").expect("it converges");
+    let s = path.last_state();
+    assert!(m.converged(s) && m.idle(s).0, "the state where the deployment converged is idle");
+    assert_eq!(m.next_event_within(s, MAX_IDLE_WAKEUPS), (None, MAX_IDLE_WAKEUPS));
+    assert_eq!(m.next_event_within(s, MAX_IDLE_WAKEUPS + 1), (None, MAX_IDLE_WAKEUPS + 1), "the wake-ups go on: only the bound stops the search");
+}

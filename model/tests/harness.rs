@@ -422,3 +422,19 @@ fn scaling_down_deletes_unscheduled_pods_first() {
     assert!(c.get(Kind::Pod, "default", &pending[0]).is_none(), "the unscheduled pod went first");
     assert_eq!(running_pods(&c, "rs").len(), 2);
 }
+
+/// `settle` stops after `MAX_SETTLE_ROUNDS`: a scenario that needs more
+/// rounds than it is given fails with the last writes, one round more
+/// settles it. `settle` itself gives every scenario here `MAX_SETTLE_ROUNDS`.
+#[test]
+fn settling_is_bounded_in_rounds() {
+    let run = |max| {
+        let mut c = cluster(&["node-1", "node-2"]);
+        c.apply("user", &Effect::create(Object::Deployment(deployment("web", 3, "sample:1")))).unwrap();
+        c.settle_within(max)
+    };
+    let needed = run(model::cluster::MAX_SETTLE_ROUNDS).expect("a deployment of three settles");
+    assert!(needed > 1 && needed < model::cluster::MAX_SETTLE_ROUNDS, "{needed} rounds");
+    assert!(run(needed).unwrap_err().contains(&format!("did not settle within {needed} rounds")), "the round that finds nothing to do is needed too");
+    assert_eq!(run(needed + 1), Ok(needed));
+}

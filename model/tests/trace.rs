@@ -84,3 +84,21 @@ fn a_torn_final_line_is_skipped_and_garbage_is_not() {
     let e = validate(&[("a.jsonl".into(), "{not json}\n".into())]).unwrap_err();
     assert!(e.contains("a.jsonl:1: not a JSON record"), "{e}");
 }
+
+/// A trace line of `MAX_TRACE_RECORD_BYTES` (newline included) is read; one
+/// byte more is refused before it is parsed.
+#[test]
+fn trace_lines_are_bounded_at_max_trace_record_bytes() {
+    use podcore::trace::MAX_TRACE_RECORD_BYTES;
+    let padded = |len: usize| {
+        let mut l = line(&sync(1_000, "n1", pod("5", "n1"), 0), 1_000).trim_end().to_string();
+        l.push_str(&" ".repeat(len - l.len() - 1));
+        l.push('\n');
+        assert_eq!(l.len(), len);
+        l
+    };
+    let ok = validate(&[("kubelet.jsonl".into(), padded(MAX_TRACE_RECORD_BYTES))]).unwrap();
+    assert_eq!(ok.records, 1);
+    let e = validate(&[("kubelet.jsonl".into(), padded(MAX_TRACE_RECORD_BYTES + 1))]).unwrap_err();
+    assert!(e.contains("more than"), "{e}");
+}

@@ -191,6 +191,15 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_reports_are_bounded_at_max_reported_duplicates() {
+        let body = |n: usize| format!("{{{}}}", (0..n).map(|i| format!("\"k{i}\":1,\"k{i}\":2")).collect::<Vec<_>>().join(","));
+        assert_eq!(decode_checked("application/json", body(MAX_REPORTED_DUPLICATES).as_bytes()).unwrap().duplicates.len(), MAX_REPORTED_DUPLICATES);
+        let d = decode_checked("application/json", body(MAX_REPORTED_DUPLICATES + 1).as_bytes()).unwrap();
+        assert_eq!(d.duplicates.len(), MAX_REPORTED_DUPLICATES, "the report stops at the bound");
+        assert_eq!(d.value.as_object().unwrap().len(), MAX_REPORTED_DUPLICATES + 1, "every key is still decoded");
+    }
+
+    #[test]
     fn alias_bombs_and_depth_are_refused_quickly() {
         let mut y = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
         let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];

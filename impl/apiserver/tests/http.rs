@@ -313,3 +313,136 @@ async fn delete_options_and_evictions_decode_from_json_yaml_or_kubectls_protobuf
     let (head, _) = raw(&c, "POST", &format!("{PODS}/r/eviction"), "application/json", &eviction("r")).await;
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 }
+
+/// `limit=` past `MAX_LIST_LIMIT` is served as `MAX_LIST_LIMIT`, with a
+/// continue token for the rest; the next page holds exactly what remains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_pages_are_bounded_at_max_list_limit() {
+    use apiserver::http::MAX_LIST_LIMIT;
+    let store: Arc<dyn podstore::Store> = Arc::new(podstore::Embedded::in_memory());
+    let reg = Registry::open(store, 100, 300).unwrap();
+    reg.bootstrap().unwrap();
+    // One more Lease than a page holds, written through the registry directly.
+    for i in 0..=MAX_LIST_LIMIT {
+        let mut l = podcore::types::Lease::default();
+        l.metadata.name = format!("l{i:05}");
+        reg.create("default", podcore::object::Object::Lease(l)).unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_secs(5)));
+    let c = Client::new(&format!("http://{addr}"), None, "apiserver-test");
+    let leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
+    let page = c.request(Method::GET, &format!("{leases}?limit={}", MAX_LIST_LIMIT + 1), None).await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), MAX_LIST_LIMIT);
+    let cont = page["metadata"]["continue"].as_str().expect("a continue token for the rest").to_string();
+    let rest = c.request(Method::GET, &format!("{leases}?limit={MAX_LIST_LIMIT}&continue={cont}"), None).await.unwrap();
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["metadata"]["continue"].as_str().unwrap_or(""), "");
+    let all = c.request(Method::GET, &format!("{leases}?limit={MAX_LIST_LIMIT}"), None).await.unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), MAX_LIST_LIMIT, "exactly at the limit");
+}
+
+/// A store whose next `conflicts` updates fail as if another writer got there first.
+struct Contended {
+    inner: podstore::Embedded,
+    conflicts: std::sync::atomic::AtomicUsize,
+}
+
+impl podstore::Store for Contended {
+    fn get(&self, key: &str) -> Result<Option<podstore::KeyValue>, podstore::StoreError> {
+        self.inner.get(key)
+    }
+    fn range(&self, prefix: &str, start_after: &str, limit: usize) -> Result<podstore::RangeResult, podstore::StoreError> {
+        self.inner.range(prefix, start_after, limit)
+    }
+    fn create(&self, key: &str, value: Vec<u8>) -> Result<podstore::Revision, podstore::StoreError> {
+        self.inner.create(key, value)
+    }
+    fn update(&self, key: &str, value: Vec<u8>, expected: podstore::Revision) -> Result<podstore::Revision, podstore::StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.conflicts.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            let current = self.inner.get(key)?.ok_or(podstore::StoreError::NotFound)?;
+            return Err(podstore::StoreError::Conflict { current: Box::new(current) });
+        }
+        self.inner.update(key, value, expected)
+    }
+    fn delete(&self, key: &str, expected: podstore::Revision) -> Result<(podstore::Revision, podstore::KeyValue), podstore::StoreError> {
+        self.inner.delete(key, expected)
+    }
+    fn events_since(&self, after: podstore::Revision, limit: usize) -> Result<Vec<podstore::Event>, podstore::StoreError> {
+        self.inner.events_since(after, limit)
+    }
+    fn revision(&self) -> podstore::Revision {
+        self.inner.revision()
+    }
+    fn compact(&self, revision: podstore::Revision) -> Result<(), podstore::StoreError> {
+        self.inner.compact(revision)
+    }
+    fn subscribe(&self, notify: Arc<dyn Fn() + Send + Sync>) {
+        self.inner.subscribe(notify)
+    }
+}
+
+/// A patch is retried on conflict: it lands after `MAX_CONFLICT_RETRIES - 1`
+/// conflicts, and fails with 409 after `MAX_CONFLICT_RETRIES`.
+#[test]
+fn patches_retry_conflicts_up_to_max_conflict_retries() {
+    use apiserver::registry::MAX_CONFLICT_RETRIES;
+    use std::sync::atomic::Ordering;
+    let store = Arc::new(Contended { inner: podstore::Embedded::in_memory(), conflicts: 0.into() });
+    let reg = Registry::open(store.clone(), 100, 300).unwrap();
+    reg.bootstrap().unwrap();
+    let mut l = podcore::types::Lease::default();
+    l.metadata.name = "l".into();
+    reg.create("default", podcore::object::Object::Lease(l)).unwrap();
+    let patch = |holder: &str| reg.patch(Kind::Lease, "default", "l", podcore::patch::PatchType::Merge, &json!({"spec": {"holderIdentity": holder}}), podcore::admission::UpdateTarget::Main);
+    store.conflicts.store(MAX_CONFLICT_RETRIES - 1, Ordering::SeqCst);
+    let o = patch("a").expect("lands on the last attempt");
+    assert_eq!(o.as_lease().unwrap().spec.holder_identity.as_deref(), Some("a"));
+    store.conflicts.store(MAX_CONFLICT_RETRIES, Ordering::SeqCst);
+    let e = patch("b").unwrap_err();
+    assert_eq!((e.code, e.reason), (409, "Conflict"), "{e}");
+    assert_eq!(store.conflicts.load(Ordering::SeqCst), 0, "every attempt was made");
+}
+
+/// An oversized body whose length is announced is read and discarded (up to
+/// `MAX_DRAIN_BYTES`, for at most `MAX_DRAIN_TIME`) before the 413, so a
+/// client that writes its whole body first still reads the status; past
+/// `MAX_DRAIN_BYTES` the 413 comes at once, nothing read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_drained_within_their_bounds() {
+    use apiserver::http::{MAX_DRAIN_BYTES, MAX_DRAIN_TIME};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let store: Arc<dyn podstore::Store> = Arc::new(podstore::Embedded::in_memory());
+    let reg = Registry::open(store, 100, 300).unwrap();
+    reg.bootstrap().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_secs(5)));
+    let request = |len: usize| format!("POST {PODS} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n");
+    let status_of = |mut s: tokio::net::TcpStream| async move {
+        let mut buf = vec![0u8; 64];
+        let n = s.read(&mut buf).await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string()
+    };
+    // At the drain bound: the whole body is written, then the 413 read.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request(MAX_DRAIN_BYTES).as_bytes()).await.unwrap();
+    s.write_all(&vec![b' '; MAX_DRAIN_BYTES]).await.unwrap();
+    assert_eq!(status_of(s).await, "HTTP/1.1 413 Payload Too Large");
+    // Past it: answered at once without reading (no body is ever sent).
+    let started = std::time::Instant::now();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request(MAX_DRAIN_BYTES + 1).as_bytes()).await.unwrap();
+    assert_eq!(status_of(s).await, "HTTP/1.1 413 Payload Too Large");
+    assert!(started.elapsed() < MAX_DRAIN_TIME, "not drained: {:?}", started.elapsed());
+    // A client that announces a drainable body and never sends it is waited for
+    // MAX_DRAIN_TIME, then answered.
+    let started = std::time::Instant::now();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request(MAX_DRAIN_BYTES).as_bytes()).await.unwrap();
+    assert_eq!(status_of(s).await, "HTTP/1.1 413 Payload Too Large");
+    let waited = started.elapsed();
+    assert!(waited >= MAX_DRAIN_TIME && waited < MAX_DRAIN_TIME + Duration::from_secs(5), "waited {waited:?}");
+}

@@ -17,6 +17,11 @@ pub const WATCH_TIMEOUT_SECONDS: u64 = 300;
 pub const MIN_RETRY: Duration = Duration::from_millis(100);
 pub const MAX_RETRY: Duration = Duration::from_secs(5);
 
+/// The wait after another failure: twice the last, at most `MAX_RETRY`.
+pub fn next_retry(last: Duration) -> Duration {
+    (last * 2).min(MAX_RETRY)
+}
+
 pub type Cache = Arc<RwLock<BTreeMap<String, Arc<Object>>>>;
 
 #[derive(Clone, Debug)]
@@ -90,7 +95,7 @@ async fn run(client: Client, inf: Informer, ns: String, opts: ListOptions, tx: m
                 }
                 Err(_) => {
                     tokio::time::sleep(retry).await;
-                    retry = (retry * 2).min(MAX_RETRY);
+                    retry = next_retry(retry);
                     continue;
                 }
             }
@@ -102,7 +107,7 @@ async fn run(client: Client, inf: Informer, ns: String, opts: ListOptions, tx: m
                     rv.clear();
                 } else {
                     tokio::time::sleep(retry).await;
-                    retry = (retry * 2).min(MAX_RETRY);
+                    retry = next_retry(retry);
                 }
                 continue;
             }
@@ -140,5 +145,24 @@ async fn run(client: Client, inf: Informer, ns: String, opts: ListOptions, tx: m
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_up_to_max_retry() {
+        let mut d = MIN_RETRY;
+        let mut waits = vec![d];
+        while d < MAX_RETRY {
+            d = next_retry(d);
+            waits.push(d);
+        }
+        assert_eq!(waits.last(), Some(&MAX_RETRY));
+        assert_eq!(next_retry(MAX_RETRY), MAX_RETRY, "never past the bound");
+        assert_eq!(next_retry(MAX_RETRY - Duration::from_millis(1)), MAX_RETRY);
+        assert!(waits.windows(2).all(|w| w[1] > w[0]));
     }
 }

@@ -249,6 +249,9 @@ impl WatchStream {
     pub async fn next(&mut self) -> Option<Result<WatchEvent, ApiError>> {
         loop {
             if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                if pos > MAX_WATCH_EVENT_BYTES {
+                    return Some(Err(ApiError::internal(format!("a watch event is {pos} bytes, longer than {MAX_WATCH_EVENT_BYTES}"))));
+                }
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
                 if line.iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
@@ -285,5 +288,45 @@ pub fn parse_watch_line(kind: Kind, line: &[u8]) -> Result<WatchEvent, ApiError>
             Ok(WatchEvent::Error(ApiError { code: s.code, reason: leak_reason(&s.reason), message: s.message, details: s.details }))
         }
         other => Err(ApiError::internal(format!("unknown watch event type {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Serves one watch response whose body is `body`, to one request.
+    async fn one_response(body: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut req = vec![0u8; 4096];
+            let _ = s.read(&mut req).await;
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.write_all(&body).await;
+        });
+        format!("http://{addr}")
+    }
+
+    /// An event of `len` bytes before its newline: a BOOKMARK padded with spaces.
+    fn event_of(len: usize) -> Vec<u8> {
+        let mut e = br#"{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"7"}}}"#.to_vec();
+        e.resize(len, b' ');
+        e.push(b'\n');
+        e
+    }
+
+    #[tokio::test]
+    async fn watch_events_are_bounded_at_max_watch_event_bytes() {
+        let c = Client::new(&one_response(event_of(MAX_WATCH_EVENT_BYTES)).await, None, "test");
+        let mut w = c.watch(Kind::Pod, "", &ListOptions::default(), "", 1).await.unwrap();
+        assert!(matches!(w.next().await, Some(Ok(WatchEvent::Bookmark(rv))) if rv == "7"), "an event at the bound is read");
+        let c = Client::new(&one_response(event_of(MAX_WATCH_EVENT_BYTES + 1)).await, None, "test");
+        let mut w = c.watch(Kind::Pod, "", &ListOptions::default(), "", 1).await.unwrap();
+        let e = w.next().await.unwrap().unwrap_err();
+        assert!(e.message.contains("longer than"), "{e}");
     }
 }

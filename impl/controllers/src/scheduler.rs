@@ -20,6 +20,12 @@ use watchcache::workqueue::WorkQueue;
 pub const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// How long a pod that failed `attempts` times before waits: doubling from
+/// `INITIAL_BACKOFF`, at most `MAX_BACKOFF` (upstream's podInitialBackoff / podMaxBackoff).
+pub fn backoff_delay(attempts: u32) -> Duration {
+    INITIAL_BACKOFF.saturating_mul(2u32.saturating_pow(attempts)).min(MAX_BACKOFF)
+}
+
 pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), String> {
     let (tx, mut rx) = mpsc::channel::<Change>(crate::manager::CHANGE_CHANNEL);
     let pods = informer::spawn(client.clone(), Kind::Pod, "", ListOptions::default(), tx.clone());
@@ -50,7 +56,7 @@ pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), String> {
             match retry {
                 Some(()) => {
                     let (n, _) = backoff.get(&key).copied().unwrap_or((0, now_i));
-                    let delay = (INITIAL_BACKOFF * 2u32.saturating_pow(n)).min(MAX_BACKOFF);
+                    let delay = backoff_delay(n);
                     backoff.insert(key.clone(), (n + 1, Instant::now() + delay));
                 }
                 None => {
@@ -151,5 +157,20 @@ async fn schedule_one(client: &Client, pods: &informer::Informer, nodes: &inform
             }
             Some(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_up_to_max_backoff() {
+        assert_eq!(backoff_delay(0), INITIAL_BACKOFF);
+        assert_eq!(backoff_delay(1), INITIAL_BACKOFF * 2);
+        let first_at_max = (0..).find(|n| backoff_delay(*n) == MAX_BACKOFF).unwrap();
+        assert!(backoff_delay(first_at_max - 1) < MAX_BACKOFF);
+        assert_eq!(backoff_delay(first_at_max + 1), MAX_BACKOFF, "never past the bound");
+        assert_eq!(backoff_delay(u32::MAX), MAX_BACKOFF, "no overflow");
     }
 }

@@ -73,6 +73,73 @@ pub fn describe(s: &tonic::Status) -> String {
 mod tests {
     use super::*;
 
+    use bytes::Bytes;
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+    use prost::Message;
+
+    /// A gRPC server on a unix socket that answers every call with `reply`
+    /// (one length-prefixed message, then grpc-status 0), as a runtime would.
+    async fn runtime_answering(reply: Vec<u8>) -> (String, tokio::task::JoinHandle<()>) {
+        let dir = std::env::temp_dir().join(format!("cri-test-{}-{}", std::process::id(), reply.len()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("cri.sock");
+        let listener = tokio::net::UnixListener::bind(&sock).unwrap();
+        let task = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let svc = hyper::service::service_fn(move |_req| {
+                let mut framed = vec![0u8];
+                framed.extend_from_slice(&(reply.len() as u32).to_be_bytes());
+                framed.extend_from_slice(&reply);
+                let mut trailers = hyper::HeaderMap::new();
+                trailers.insert("grpc-status", "0".parse().unwrap());
+                let frames = vec![Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(framed))), Ok(Frame::trailers(trailers))];
+                let body = StreamBody::new(Frames(frames.into_iter()));
+                async move { Ok::<_, std::convert::Infallible>(hyper::Response::builder().header("content-type", "application/grpc").body(body).unwrap()) }
+            });
+            let _ = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new()).serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+        });
+        (format!("unix://{}", sock.display()), task)
+    }
+
+    /// The frames of a response body, one after the other.
+    struct Frames(std::vec::IntoIter<Result<Frame<Bytes>, std::convert::Infallible>>);
+
+    impl futures_core::Stream for Frames {
+        type Item = Result<Frame<Bytes>, std::convert::Infallible>;
+        fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.next())
+        }
+    }
+
+    /// A VersionResponse whose encoding is exactly `len` bytes.
+    fn version_reply(len: usize) -> Vec<u8> {
+        let mut name = String::new();
+        loop {
+            let m = v1::VersionResponse { runtime_name: name.clone(), ..Default::default() };
+            match m.encoded_len().cmp(&len) {
+                std::cmp::Ordering::Equal => return m.encode_to_vec(),
+                std::cmp::Ordering::Less => name.push_str(&"x".repeat((len - m.encoded_len()).max(1))),
+                std::cmp::Ordering::Greater => name.pop().map(|_| ()).expect("lengths are reachable"),
+            }
+        }
+    }
+
+    /// The largest response the runtime may send is `MAX_MESSAGE_BYTES`.
+    #[tokio::test]
+    async fn responses_are_bounded_at_max_message_bytes() {
+        let call = |reply: Vec<u8>| async move {
+            let (endpoint, _server) = runtime_answering(reply).await;
+            let mut cri = connect(&endpoint).await.unwrap();
+            cri.runtime.version(v1::VersionRequest { version: CRI_API_VERSION.into() }).await
+        };
+        let at = call(version_reply(MAX_MESSAGE_BYTES)).await.expect("a reply at the bound is read");
+        assert_eq!(at.into_inner().encoded_len(), MAX_MESSAGE_BYTES);
+        let e = call(version_reply(MAX_MESSAGE_BYTES + 1)).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::OutOfRange, "{}", describe(&e));
+    }
+
     #[test]
     fn endpoints_must_be_unix_sockets() {
         assert_eq!(socket_path("unix:///run/c.sock").unwrap(), "/run/c.sock");

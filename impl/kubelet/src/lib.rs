@@ -301,3 +301,72 @@ async fn execute<R: Runtime>(runtime: &R, pod: &Pod, actions: &[RuntimeAction], 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use podcore::controller::kubelet::PodObservation;
+    use runtime::{PodRef, SimRuntime};
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A runtime that accepts every sandbox and never makes one, so each
+    /// sync of a pod asks for its sandbox again.
+    struct Stuck {
+        sim: SimRuntime,
+        sandboxes_asked: AtomicUsize,
+    }
+
+    impl Runtime for Stuck {
+        async fn observe(&self) -> Result<BTreeMap<String, (PodRef, PodObservation)>, String> {
+            self.sim.observe().await
+        }
+        async fn run_sandbox(&self, _pod: &Pod) -> Result<(), String> {
+            self.sandboxes_asked.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        async fn start_container(&self, pod: &Pod, name: &str, attempt: u32) -> Result<(), String> {
+            self.sim.start_container(pod, name, attempt).await
+        }
+        async fn kill_container(&self, pod_uid: &str, id: &str, grace: i64) -> Result<(), String> {
+            self.sim.kill_container(pod_uid, id, grace).await
+        }
+        async fn stop_sandbox(&self, pod_uid: &str, id: &str) -> Result<(), String> {
+            self.sim.stop_sandbox(pod_uid, id).await
+        }
+        async fn remove_pod(&self, pod_uid: &str) -> Result<(), String> {
+            self.sim.remove_pod(pod_uid).await
+        }
+        fn version(&self) -> String {
+            "stuck://0".into()
+        }
+    }
+
+    /// A pod whose runtime never settles is synced `MAX_SYNC_ROUNDS_PER_POD`
+    /// times in one pass, no more.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_pass_syncs_a_pod_at_most_max_sync_rounds_per_pod_times() {
+        let store: Arc<dyn podstore::Store> = Arc::new(podstore::Embedded::in_memory());
+        let reg = apiserver::Registry::open(store, 100, 300).unwrap();
+        reg.bootstrap().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_secs(5)));
+        let client = Client::new(&format!("http://{addr}"), None, "kubelet-test");
+        let mut p = Pod::default();
+        p.metadata.name = "p".into();
+        p.metadata.namespace = "default".into();
+        p.spec.node_name = "n1".into();
+        p.spec.containers.push(podcore::types::Container { name: "c".into(), image: "i".into(), ..Default::default() });
+        client.create(&Object::Pod(p)).await.unwrap();
+        let (tx, _rx) = mpsc::channel(16);
+        let pods = informer::spawn(client.clone(), Kind::Pod, "", ListOptions { field_selector: "spec.nodeName=n1".into(), ..Default::default() }, tx);
+        while pods.snapshot().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let rt = Stuck { sim: SimRuntime::new("10.0.0"), sandboxes_asked: AtomicUsize::new(0) };
+        let cfg = KubeletConfig::new("n1");
+        sync_all(&client, &rt, &cfg, &pods, &client::trace::Tracer::from_env("test")).await;
+        assert_eq!(rt.sandboxes_asked.load(Ordering::SeqCst), MAX_SYNC_ROUNDS_PER_POD);
+    }
+}

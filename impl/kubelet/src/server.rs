@@ -49,6 +49,14 @@ fn flag(q: &HashMap<String, String>, k: &str) -> bool {
     q.get(k).is_some_and(|v| v == "true" || v == "1")
 }
 
+/// `tailLines` and `limitBytes`, each honoured up to `MAX_LOG_BYTES`.
+fn log_bounds(q: &HashMap<String, String>) -> Result<(Option<usize>, Option<usize>), String> {
+    let num = |k: &str| -> Result<Option<usize>, String> {
+        q.get(k).map(|v| v.parse::<usize>().map(|n| n.min(MAX_LOG_BYTES)).map_err(|_| format!("{k}: expected a non-negative integer, got {v:?}"))).transpose()
+    };
+    Ok((num("tailLines")?, num("limitBytes")?))
+}
+
 /// Complete CRI records in `buf`; the unfinished tail stays for the next read.
 fn take_records(buf: &mut Vec<u8>) -> Vec<u8> {
     match buf.iter().rposition(|b| *b == b'\n') {
@@ -59,12 +67,9 @@ fn take_records(buf: &mut Vec<u8>) -> Vec<u8> {
 
 async fn container_logs<R: Runtime>(rt: Arc<R>, ns: &str, pod: &str, container: &str, q: &HashMap<String, String>) -> Response<RespBody> {
     let (follow, timestamps, previous) = (flag(q, "follow"), flag(q, "timestamps"), flag(q, "previous"));
-    let num = |k: &str| -> Result<Option<usize>, String> {
-        q.get(k).map(|v| v.parse::<usize>().map(|n| n.min(MAX_LOG_BYTES)).map_err(|_| format!("{k}: expected a non-negative integer, got {v:?}"))).transpose()
-    };
-    let (tail, limit) = match (num("tailLines"), num("limitBytes")) {
-        (Ok(t), Ok(l)) => (t, l),
-        (Err(e), _) | (_, Err(e)) => return reply(StatusCode::BAD_REQUEST, json!({"error": e}).to_string()),
+    let (tail, limit) = match log_bounds(q) {
+        Ok(b) => b,
+        Err(e) => return reply(StatusCode::BAD_REQUEST, json!({"error": e}).to_string()),
     };
     let log = match rt.container_log(ns, pod, container, previous).await {
         Ok(l) => l,
@@ -179,4 +184,19 @@ pub async fn spawn<R: Runtime>(addr: SocketAddr, rt: Arc<R>) -> Result<(), Strin
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_bounds_are_honoured_up_to_max_log_bytes() {
+        let q = |k: &str, v: String| HashMap::from([(k.to_string(), v)]);
+        assert_eq!(log_bounds(&q("limitBytes", MAX_LOG_BYTES.to_string())).unwrap(), (None, Some(MAX_LOG_BYTES)));
+        assert_eq!(log_bounds(&q("limitBytes", (MAX_LOG_BYTES + 1).to_string())).unwrap(), (None, Some(MAX_LOG_BYTES)));
+        assert_eq!(log_bounds(&q("tailLines", (MAX_LOG_BYTES + 1).to_string())).unwrap(), (Some(MAX_LOG_BYTES), None));
+        assert!(log_bounds(&q("tailLines", "-1".into())).unwrap_err().contains("tailLines"));
+        assert_eq!(log_bounds(&HashMap::new()).unwrap(), (None, None));
+    }
 }

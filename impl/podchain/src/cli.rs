@@ -444,6 +444,16 @@ mod tests {
     }
 
     #[test]
+    fn symmetry_is_bounded_at_max_symmetric_nodes() {
+        let with = |n: u8| {
+            let Command::Model(ModelCommand::Check(a)) = parse(&["model", "check", "--symmetry", "nodes", "--nodes", &n.to_string()]) else { panic!() };
+            a.config()
+        };
+        assert!(with(model::symmetry::MAX_SYMMETRIC_NODES).is_ok());
+        assert!(with(model::symmetry::MAX_SYMMETRIC_NODES + 1).unwrap_err().contains("at most"));
+    }
+
+    #[test]
     fn kubelets_per_process_are_bounded() {
         assert!(Cli::try_parse_from(["podchain", "kubelet", "--node", "n", "--kubeconfig", "k", "--count", &MAX_KUBELETS_PER_PROCESS.to_string()]).is_ok());
         assert!(Cli::try_parse_from(["podchain", "kubelet", "--node", "n", "--kubeconfig", "k", "--count", &(MAX_KUBELETS_PER_PROCESS + 1).to_string()]).is_err());

@@ -174,6 +174,7 @@ mod tests {
             assert!(e.contains("regular expression"), "{bad}: {e}");
         }
         assert!(parse_nanos(&"1".repeat(MAX_QUANTITY_LEN + 1)).unwrap_err().contains("longer than"));
+        assert_eq!(parse_nanos(&format!("{}1", "0".repeat(MAX_QUANTITY_LEN - 1))), Ok(1_000_000_000), "a quantity at the bound is read");
     }
 
     #[test]

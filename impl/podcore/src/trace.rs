@@ -21,7 +21,7 @@ use crate::types::{Deployment, Lease, Node, Pod, PodStatus, ReplicaSet};
 use serde_json::{json, Value};
 
 /// Longest trace line accepted when reading one back.
-pub const MAX_RECORD_BYTES: usize = 16 << 20;
+pub const MAX_TRACE_RECORD_BYTES: usize = 16 << 20;
 
 /// One decision of one component.
 #[derive(Clone, Debug, PartialEq)]

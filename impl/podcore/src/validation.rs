@@ -337,4 +337,20 @@ mod tests {
         p.spec.containers.push(Container { name: "one-more".into(), image: "x".into(), ..Default::default() });
         assert!(validate(&Object::Pod(p)).iter().any(|e| e.field == "spec.containers"));
     }
+
+    #[test]
+    fn annotations_are_bounded_at_max_annotations_bytes() {
+        let with = |value_len: usize| {
+            let mut p = Pod::default();
+            p.metadata.name = "p".into();
+            p.metadata.namespace = "default".into();
+            p.spec.containers.push(Container { name: "c".into(), image: "x".into(), ..Default::default() });
+            // Keys count too: "k" is one byte.
+            p.metadata.annotations.insert("k".into(), "v".repeat(value_len));
+            validate(&Object::Pod(p))
+        };
+        assert!(with(MAX_ANNOTATIONS_BYTES - 1).is_empty(), "exactly at the bound");
+        let errs = with(MAX_ANNOTATIONS_BYTES);
+        assert!(errs.iter().any(|e| e.field == "metadata.annotations" && e.detail.contains(&MAX_ANNOTATIONS_BYTES.to_string())), "{errs:?}");
+    }
 }

@@ -133,6 +133,21 @@ mod tests {
         assert!(matches!(decode(&flipped), Err(DecodeError::Corrupt(_))));
     }
 
+    /// The largest key and value fit; a length past `MAX_RECORD_BYTES` is
+    /// corruption, whatever follows it.
+    #[test]
+    fn records_are_bounded_at_max_record_bytes() {
+        let biggest = Record { op: Op::Put, revision: 1, create_revision: 1, key: "k".repeat(crate::MAX_KEY_BYTES), value: vec![7; crate::MAX_VALUE_BYTES] };
+        let bytes = biggest.encode();
+        assert!(bytes.len() - 8 <= MAX_RECORD_BYTES);
+        assert_eq!(decode(&bytes).unwrap().0, biggest);
+        let mut at = vec![0u8; 8];
+        at[0..4].copy_from_slice(&(MAX_RECORD_BYTES as u32).to_le_bytes());
+        assert_eq!(decode(&at).unwrap_err(), DecodeError::Truncated, "a length at the bound is believed");
+        at[0..4].copy_from_slice(&(MAX_RECORD_BYTES as u32 + 1).to_le_bytes());
+        assert!(matches!(decode(&at), Err(DecodeError::Corrupt(_))), "one past it is not");
+    }
+
     #[test]
     fn oversized_length_is_corruption_not_an_allocation() {
         let mut b = vec![0u8; 8];

@@ -78,3 +78,20 @@ fn a_torn_final_record_is_discarded_and_the_rest_kept() {
     assert_eq!(s.get("/c").unwrap().unwrap().value.as_slice(), b"3");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// History holds `MAX_HISTORY_EVENTS` events: with one more written, the
+/// first is compacted away and a watch from before it is told so.
+#[test]
+fn history_is_bounded_at_max_history_events() {
+    use podstore::embedded::MAX_HISTORY_EVENTS;
+    let s = Embedded::in_memory();
+    for i in 0..MAX_HISTORY_EVENTS {
+        s.create(&format!("/k{i}"), vec![]).unwrap();
+    }
+    assert_eq!(s.events_since(0, 0).unwrap().len(), MAX_HISTORY_EVENTS, "all of it at the bound");
+    s.create("/one-more", vec![]).unwrap();
+    assert!(matches!(s.events_since(0, 0), Err(podstore::StoreError::Compacted { compacted: 1 })));
+    let kept = s.events_since(1, 0).unwrap();
+    assert_eq!(kept.len(), MAX_HISTORY_EVENTS);
+    assert_eq!((kept[0].revision, kept.last().unwrap().revision), (2, MAX_HISTORY_EVENTS as u64 + 1));
+}

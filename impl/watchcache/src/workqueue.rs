@@ -198,6 +198,16 @@ mod tests {
     }
 
     #[test]
+    fn a_new_queue_holds_max_queue_keys() {
+        let q = WorkQueue::new();
+        for i in 0..MAX_QUEUE_KEYS {
+            assert_eq!(q.add(&i.to_string()), Added::Queued);
+        }
+        assert_eq!(q.add("one more"), Added::Refused);
+        assert_eq!(q.len(), MAX_QUEUE_KEYS);
+    }
+
+    #[test]
     fn refuses_keys_beyond_its_bound() {
         let q = WorkQueue::with_max_keys(3);
         assert!([q.add("a"), q.add("b"), q.add("c")].iter().all(|a| *a == Added::Queued));

@@ -242,6 +242,9 @@ mod tests {
         // Tiny limits are raised to the kernel's minimum quota.
         assert_eq!(linux_resources(&container(None, Some("1m"), None)).cpu_quota, MIN_CPU_QUOTA_US);
         assert_eq!(linux_resources(&container(Some("1000"), None, None)).cpu_shares, MAX_CPU_SHARES);
+        // 256 cpus ask for exactly the most shares; more are clamped to it.
+        assert_eq!(linux_resources(&container(Some("256"), None, None)).cpu_shares, MAX_CPU_SHARES);
+        assert_eq!(linux_resources(&container(Some("255"), None, None)).cpu_shares, MAX_CPU_SHARES - 1024);
     }
 
     #[test]
@@ -282,5 +285,19 @@ mod tests {
         assert_eq!(hostname(&p), "a".repeat(62));
         assert_eq!(pod_log_dir("/var/log/pods/", "ns", "p", "u1"), "/var/log/pods/ns_p_u1");
         assert_eq!(container_log_path("web", 2), "web/2.log");
+    }
+
+    #[test]
+    fn hostnames_are_cut_at_max_hostname_len() {
+        let pod = |name: String| {
+            let mut p = Pod::default();
+            p.metadata.name = name;
+            p
+        };
+        assert_eq!(hostname(&pod("a".repeat(MAX_HOSTNAME_LEN))), "a".repeat(MAX_HOSTNAME_LEN));
+        assert_eq!(hostname(&pod("a".repeat(MAX_HOSTNAME_LEN + 1))), "a".repeat(MAX_HOSTNAME_LEN));
+        // A cut that ends on a separator drops it: a label ends alphanumeric.
+        let name = format!("{}-b", "a".repeat(MAX_HOSTNAME_LEN - 1));
+        assert_eq!(hostname(&pod(name)), "a".repeat(MAX_HOSTNAME_LEN - 1));
     }
 }

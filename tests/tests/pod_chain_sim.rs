@@ -313,8 +313,9 @@ async fn many_simulated_nodes_in_one_kubelet_process() {
     let _server = Proc::start("server", &s(&["server", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api]), &dir);
     wait_healthy(&format!("http://{api}"), T).await;
     let kc = dir.join("data/kubeconfig");
-    // Ports base..base+NODES-1 for the nodes' endpoints: pick a base with room.
-    let base = 20_000 + (std::process::id() % 20_000) as u16;
+    // Ports base..base+NODES-1 for the nodes' endpoints: below Linux's ephemeral
+    // range (32768 and up), where the other tests' free ports come from.
+    let base = 20_000 + (std::process::id() % 200) as u16 * 60;
     let _kubelets = Proc::start("kubelets", &s(&["kubelet", "--node", "sim", "--count", &NODES.to_string(), "--kubeconfig", kc.to_str().unwrap(), "--listen", &format!("127.0.0.1:{base}"), "--sync-interval-ms", "500"]), &dir);
     let c = Client::from_kubeconfig(&kc, "e2e").unwrap();
     wait_for("every simulated node Ready", T, || async {

@@ -82,16 +82,19 @@ fn run_kubelet(a: cli::KubeletArgs) -> Result<(), String> {
         RuntimeKind::Sim if a.count > 1 => {
             // Many simulated nodes in one process, like kwok: one task each.
             runtime()?.block_on(async move {
-                let mut tasks = Vec::new();
+                let mut tasks = tokio::task::JoinSet::new();
                 for i in 1..=a.count {
                     let mut c = cfg.clone();
                     c.node_name = format!("{node}-{i}");
                     c.listen.set_port(cfg.listen.port().checked_add((i - 1) as u16).ok_or("--listen: not enough ports above it for --count")?);
                     let rt = Arc::new(kubelet::runtime::SimRuntime::new(&format!("10.{}.{}", 100 + i / 250, i % 250)));
-                    tasks.push(tokio::spawn(kubelet::run(client.clone(), rt, c)));
+                    let name = c.node_name.clone();
+                    let client = client.clone();
+                    tasks.spawn(async move { kubelet::run(client, rt, c).await.map_err(|e| format!("kubelet {name}: {e}")) });
                 }
-                for t in tasks {
-                    t.await.map_err(|e| e.to_string())??;
+                // The first kubelet that stops, stops the process, saying which and why.
+                while let Some(done) = tasks.join_next().await {
+                    done.map_err(|e| e.to_string())??;
                 }
                 Ok(())
             })

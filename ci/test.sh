@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/install.sh
+echo "== the bad-manifest corpus and its rules table are what generate.py makes"
+(cd tests/bad-manifests && python3 generate.py >/dev/null)
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  git diff --exit-code -- tests/bad-manifests || { echo "tests/bad-manifests is stale: run python3 generate.py there and commit"; exit 1; }
+fi
 echo "== building the workspace"
 cargo build --workspace --all-targets
 echo "== clippy: the wall clock is read in one place (clippy.toml)"

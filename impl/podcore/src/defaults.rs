@@ -18,8 +18,11 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
     if spec.restart_policy.is_empty() {
         spec.restart_policy = "Always".into();
     }
-    if spec.termination_grace_period_seconds.is_none() {
-        spec.termination_grace_period_seconds = Some(DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS);
+    match spec.termination_grace_period_seconds {
+        None => spec.termination_grace_period_seconds = Some(DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS),
+        // As upstream since 1.27 (#115606): a negative grace period means one second.
+        Some(g) if g < 0 => spec.termination_grace_period_seconds = Some(1),
+        Some(_) => {}
     }
     if spec.scheduler_name.is_empty() {
         spec.scheduler_name = DEFAULT_SCHEDULER_NAME.into();

@@ -71,9 +71,14 @@ pub(crate) fn is_zero(n: &i64) -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerReference {
+    // Missing fields decode as empty, as in Go, so that validation names them.
+    #[serde(default)]
     pub api_version: String,
+    #[serde(default)]
     pub kind: String,
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub uid: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<bool>,

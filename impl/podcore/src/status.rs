@@ -229,4 +229,8 @@ impl FieldError {
     pub fn duplicate(field: impl Into<String>, value: impl Into<String>) -> FieldError {
         FieldError { field: field.into(), kind: FieldErrorKind::Duplicate, value: Some(value.into()), detail: String::new() }
     }
+    pub fn with_detail(mut self, detail: impl Into<String>) -> FieldError {
+        self.detail = detail.into();
+        self
+    }
 }

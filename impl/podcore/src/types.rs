@@ -99,6 +99,7 @@ pub struct Container {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvVar {
+    #[serde(default)]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -111,6 +112,7 @@ pub struct EnvVar {
 pub struct ContainerPort {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    #[serde(default)]
     pub container_port: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_port: Option<i32>,
@@ -293,9 +295,11 @@ pub struct NodeSpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Taint {
+    #[serde(default)]
     pub key: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub value: String,
+    #[serde(default)]
     pub effect: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_added: Option<Time>,
@@ -579,6 +583,8 @@ pub struct Event {
     pub type_: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_time: Option<MicroTime>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub action: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reporting_component: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]

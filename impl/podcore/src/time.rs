@@ -175,7 +175,13 @@ fn parse_go(s: &str, layout: Layout) -> Result<i64, String> {
     // Civil arithmetic, not jiff's Timestamp: Go reads every four-digit
     // year, up to 9999-12-31T23:59:59 with any offset.
     let local_ms = dt.duration_since(EPOCH).as_millis();
-    Ok(local_ms as i64 - offset_secs * 1000)
+    let ms = local_ms as i64 - offset_secs * 1000;
+    // Go parses 9999-12-31T23:59:59-23:59 but cannot marshal the instant
+    // (year 10000 in UTC); refusing it here keeps every stored time encodable.
+    if !(MIN_FORMATTED_MS..=MAX_FORMATTED_MS).contains(&ms) {
+        return Err(format!("parsing time {s:?}: the instant is outside the years 0000 to 9999 in UTC, which cannot be encoded"));
+    }
+    Ok(ms)
 }
 
 /// Nanoseconds from fractional digits; Go keeps the first nine.
@@ -306,6 +312,9 @@ mod tests {
             ("2000-01-01T00:00:00+0100", Err("':' in the offset")),
             ("0000-01-01T00:00:00Z", Ok(MIN_FORMATTED_MS)),
             ("9999-12-31T23:59:59Z", Ok(MAX_FORMATTED_MS - 999)),
+            // Found by the decode_object fuzz target: year 10000 in UTC does not encode.
+            ("9999-12-31T23:59:59-23:59", Err("outside the years 0000 to 9999")),
+            ("0000-01-01T00:00:00+00:01", Err("outside the years 0000 to 9999")),
         ];
         for (input, want) in cases {
             match (parse_rfc3339(input), want) {

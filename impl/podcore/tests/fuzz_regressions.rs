@@ -21,3 +21,11 @@ fn round_trip(file: &str) {
 fn roundtrip_crash_1() {
     round_trip("roundtrip-crash-1.bin");
 }
+
+/// decode_object, found from the calendar seeds: 9999-12-31T23:59:59-23:59
+/// is year 10000 in UTC, which encoded as 9999-12-31T23:59:59Z, another
+/// time. It is refused at decoding now.
+#[test]
+fn roundtrip_crash_2() {
+    round_trip("roundtrip-crash-2.bin");
+}

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const AT_THE_BOUND: &[(&str, &str, &str)] = &[
     ("MAX_ANNOTATIONS_BYTES", "impl/podcore/src/validation.rs", "annotations_are_bounded_at_max_annotations_bytes"),
     ("MAX_BACKOFF", "impl/controllers/src/scheduler.rs", "back_off_doubles_up_to_max_backoff"),
+    ("MAX_BATCH_BYTES", "impl/podstore/tests/group_commit.rs", "a_batch_appends_at_most_max_batch_bytes"),
     ("MAX_BODY_DEPTH", "impl/apiserver/src/decode.rs", "alias_bombs_and_depth_are_refused_quickly"),
     ("MAX_CONFLICT_RETRIES", "impl/apiserver/tests/http.rs", "patches_retry_conflicts_up_to_max_conflict_retries"),
     ("MAX_CONTAINERS", "impl/podcore/src/validation.rs", "too_many_containers_is_refused_at_the_bound"),

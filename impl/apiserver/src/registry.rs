@@ -39,6 +39,7 @@ fn store_err(e: StoreError, kind: Kind, name: &str) -> ApiError {
         StoreError::Compacted { compacted } => ApiError::gone(format!("too old resource version (compacted at {compacted})")),
         StoreError::TooLarge(m) => ApiError::too_large(m),
         StoreError::Io(m) => ApiError::internal(format!("storage error: {m}")),
+        StoreError::Corrupt(m) => ApiError::internal(format!("storage is corrupt: {m}")),
     }
 }
 

@@ -32,8 +32,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 fn run_server(a: cli::StoreArgs, controllers: Option<cli::NodeMonitorArgs>) -> Result<(), String> {
     let data_dir = a.data_dir;
     let (store, report) = podstore::Embedded::open(&data_dir.join("store")).map_err(|e| format!("opening the store in {}: {e}", data_dir.display()))?;
-    if let Some(why) = &report.discarded_reason {
-        eprintln!("podchain: store recovered {} records; discarded {} bytes at the end of the log ({why})", report.records, report.discarded_bytes);
+    if let Some(cut) = &report.cut {
+        eprintln!("podchain: store recovered {} records; cut {} bytes at offset {} after record {}: {} (never acknowledged)", report.records, cut.bytes, cut.offset, cut.after_record, cut.reason);
     }
     let cfg = apiserver::Config { listen: a.listen, default_toleration_seconds: a.default_toleration_seconds, ..Default::default() };
     let manager_cfg = controllers.map(|m| m.manager_config());

@@ -1,50 +1,151 @@
 //! The embedded backend: the whole key space in memory, every write appended
-//! to a checksummed write-ahead log and fsynced before it is acknowledged.
-//! On open the log is replayed; a torn last record (the write that was in
-//! flight when the process died, never acknowledged) is cut off. When the
-//! log grows well past the live data it is rewritten as a snapshot.
+//! to a checksummed write-ahead log and made durable before it is
+//! acknowledged.
+//!
+//! **Group commit.** A write is checked and given its revision under the
+//! state lock against the latest state, writes not yet durable included
+//! (the `overlay`), and queued (`staged`). The first waiting writer that
+//! finds no flush under way becomes the leader: it takes every queued
+//! record (up to `MAX_BATCH_BYTES`), appends them in one write and one
+//! fdatasync with no state lock held, then applies them in revision order
+//! and wakes the others. So concurrent writers share an fsync, each is
+//! acknowledged only after the fsync that covers it, and readers (get,
+//! range, events, the revision) see only durable writes, in commit order.
+//! An answer that depends on a write not yet durable (a conflict with it,
+//! say) waits for it as well.
+//!
+//! **Failure.** When an append or fsync fails, the store stops accepting
+//! writes until it is reopened, and every write not yet durable fails: after
+//! a failed fsync the page cache can no longer be trusted (etcd and
+//! PostgreSQL stop too). Reads go on. A write that failed so has an unknown
+//! outcome, as a failed etcd request has: its bytes may still reach the disk.
+//!
+//! **Log rewrite.** When the log is past `LOG_REWRITE_MIN_BYTES` and twice
+//! the live data, a background thread rewrites it as a snapshot: it copies
+//! the live keys at one revision (under the locks, briefly), writes them to
+//! a new file with no lock held while writers keep appending to the old log
+//! (their batches are also kept aside), then, holding off flushes only for
+//! that, appends those batches to the new file, syncs it and renames it over
+//! the old one.
+//!
+//! **Opening.** The log is replayed. A bad record is a torn final write, cut
+//! off and reported, only when it can be one: zeros to the end of the file,
+//! a record the file ends in the middle of with no valid record after it, or
+//! a checksum failure in a record with an unwritten (zero) sector — and in
+//! every case within the last `MAX_BATCH_BYTES` of the file, the most one
+//! unfinished group commit can leave. Any other bad record is corruption:
+//! `open` refuses, naming the file, the offset and the record, and changes
+//! nothing.
 //!
 //! History for `events_since` is kept in memory, bounded by
 //! `MAX_HISTORY_EVENTS`; a restart starts history afresh at the recovered
 //! revision, so watchers from before the restart are told "compacted" and
 //! relist, as they are when an upstream apiserver restarts.
 
+use crate::disk::{Disk, LogFile, OsDisk};
 use crate::record::{self, DecodeError, Op, Record};
 use crate::{check_sizes, Event, EventKind, KeyValue, RangeResult, Revision, Store, StoreError};
-use std::collections::{BTreeMap, VecDeque};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Events kept for `events_since`; older ones are compacted automatically.
 pub const MAX_HISTORY_EVENTS: usize = 100_000;
 /// The log is rewritten when it exceeds this size and twice the live data.
 pub const LOG_REWRITE_MIN_BYTES: u64 = 64 * 1024 * 1024;
-const LOG_NAME: &str = "wal.log";
+/// The most one group commit appends (a batch holds at least one record,
+/// and a record is at most `record::MAX_RECORD_BYTES`). It also bounds what
+/// a torn write can leave at the end of the log.
+pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// A torn write leaves whole sectors unwritten, and they read as zeros.
+pub const SECTOR_BYTES: usize = 512;
+/// The log's file name in the data directory.
+pub const LOG_NAME: &str = "wal.log";
+/// The new log while a rewrite writes it.
+pub const REWRITE_NAME: &str = "wal.log.rewrite";
+/// The buffer a rewrite fills before each append.
+const REWRITE_CHUNK_BYTES: usize = 1 << 20;
 
 type Notify = Arc<dyn Fn() + Send + Sync>;
 
 pub struct Embedded {
-    inner: Mutex<Inner>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when a group commit or a rewrite ends.
+    changed: Condvar,
+    /// The log, locked by the leader for its append and fsync (and until its
+    /// batch is applied), and by a rewrite's snapshot and swap. Lock order:
+    /// `log`, then `state`.
+    log: Mutex<Option<Log>>,
     subscribers: Mutex<Vec<Notify>>,
 }
 
-struct Inner {
+struct State {
     kvs: BTreeMap<String, KeyValue>,
     history: VecDeque<Event>,
+    /// The last durable (and applied) revision.
     revision: Revision,
     compacted: Revision,
-    log: Option<Log>,
     live_bytes: u64,
-    /// Set when a failed write could not be rolled back: refuse all writes.
+    /// Writes go to a log (false: in memory only).
+    logged: bool,
+    /// Set when the log failed: refuse writes.
     failed: Option<String>,
+    /// The last revision given to a write (durable or not).
+    assigned: Revision,
+    /// Writes checked and given a revision, not yet durable, in revision order.
+    staged: VecDeque<Staged>,
+    /// For each key with staged writes: the revision of the last and the
+    /// value after it (None: deleted).
+    overlay: HashMap<String, (Revision, Option<KeyValue>)>,
+    /// A leader is appending a batch.
+    flushing: bool,
+    rewriting: bool,
+    stats: CommitStats,
+}
+
+struct Staged {
+    bytes: Vec<u8>,
+    event: Event,
 }
 
 struct Log {
-    file: File,
-    dir: PathBuf,
+    disk: Arc<dyn Disk>,
+    file: Box<dyn LogFile>,
     bytes: u64,
+    /// While a rewrite runs: every batch appended since its snapshot.
+    tail: Option<Vec<u8>>,
+}
+
+/// What the store's group commits and rewrites have done since it opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Writes made durable.
+    pub writes: u64,
+    /// fdatasyncs of the log that made them so.
+    pub syncs: u64,
+    /// The most writes one sync covered.
+    pub largest_batch: u64,
+    pub rewrites: u64,
+    /// Rewrites that failed (the old log stayed in place, still valid).
+    pub rewrite_failures: u64,
+    /// The longest a rewrite held off writers (its snapshot and its swap), in microseconds.
+    pub longest_rewrite_hold_micros: u64,
+    /// Refusals that waited for the write not yet durable they rest on.
+    pub answers_held_for_durability: u64,
+}
+
+/// Bytes cut from the end of the log when it was opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub offset: u64,
+    pub bytes: u64,
+    /// Records decoded before it.
+    pub after_record: u64,
+    pub reason: String,
 }
 
 /// What `open` found.
@@ -52,102 +153,382 @@ struct Log {
 pub struct OpenReport {
     pub records: u64,
     pub revision: Revision,
-    /// Bytes cut from the end of the log (a torn or corrupt tail).
-    pub discarded_bytes: u64,
-    pub discarded_reason: Option<String>,
+    /// A torn final write cut off (never acknowledged: its fsync did not finish).
+    pub cut: Option<Cut>,
 }
 
 fn io(e: std::io::Error) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io)
-}
-
 impl Embedded {
     /// A store that keeps nothing on disk (tests, the model, simulations).
     pub fn in_memory() -> Embedded {
-        Embedded::from_inner(Inner::empty(None))
+        Embedded::from_parts(State::empty(false), None)
     }
 
     /// Opens (or creates) the durable store in `dir`.
     pub fn open(dir: &Path) -> Result<(Embedded, OpenReport), StoreError> {
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let path = dir.join(LOG_NAME);
-        let existed = path.exists();
-        let mut file = OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(io)?;
-        if !existed {
-            sync_dir(dir)?;
-        }
-        let mut buf = Vec::new();
-        file.read_to_end(&mut buf).map_err(io)?;
-        let mut inner = Inner::empty(None);
+        Embedded::open_on(Arc::new(OsDisk::new(dir).map_err(io)?))
+    }
+
+    /// Opens the store on `disk` (a directory, or a test's `MemDisk`).
+    pub fn open_on(disk: Arc<dyn Disk>) -> Result<(Embedded, OpenReport), StoreError> {
+        let buf = disk.read(LOG_NAME).map_err(io)?.unwrap_or_default();
+        let mut st = State::empty(true);
         let mut report = OpenReport::default();
         let mut off = 0usize;
         while off < buf.len() {
             match record::decode(&buf[off..]) {
                 Ok((rec, n)) => {
-                    inner.replay(rec);
+                    st.replay(rec);
                     off += n;
                     report.records += 1;
                 }
                 Err(e) => {
-                    report.discarded_bytes = (buf.len() - off) as u64;
-                    report.discarded_reason = Some(match e {
-                        DecodeError::Truncated => "torn final record".into(),
-                        DecodeError::Corrupt(why) => why,
-                    });
-                    file.set_len(off as u64).map_err(io)?;
-                    file.sync_all().map_err(io)?;
+                    let reason = torn_tail(&buf, off, &e, report.records).map_err(|why| StoreError::Corrupt(format!("{}: {why}", disk.describe(LOG_NAME))))?;
+                    report.cut = Some(Cut { offset: off as u64, bytes: (buf.len() - off) as u64, after_record: report.records, reason });
                     break;
                 }
             }
         }
-        inner.compacted = inner.revision;
-        report.revision = inner.revision;
-        inner.log = Some(Log { file, dir: dir.to_path_buf(), bytes: off as u64 });
-        Ok((Embedded::from_inner(inner), report))
+        let mut file = disk.open_append(LOG_NAME).map_err(io)?;
+        if report.cut.is_some() {
+            file.truncate(off as u64).map_err(io)?;
+        }
+        st.compacted = st.revision;
+        st.assigned = st.revision;
+        report.revision = st.revision;
+        let log = Log { disk, file, bytes: off as u64, tail: None };
+        Ok((Embedded::from_parts(st, Some(log)), report))
     }
 
-    fn from_inner(inner: Inner) -> Embedded {
-        Embedded { inner: Mutex::new(inner), subscribers: Mutex::new(Vec::new()) }
+    fn from_parts(state: State, log: Option<Log>) -> Embedded {
+        Embedded { shared: Arc::new(Shared { state: Mutex::new(state), changed: Condvar::new(), log: Mutex::new(log), subscribers: Mutex::new(Vec::new()) }) }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves consistent state: every
-        // mutation is applied only after its record is durable.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    /// What group commit and log rewrites have done so far.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.shared.lock_state().stats.clone()
+    }
+
+    /// Writes checked and queued, waiting for the fsync that will cover them
+    /// (not those in the fsync under way).
+    pub fn pending_writes(&self) -> usize {
+        self.shared.lock_state().staged.len()
+    }
+
+    /// Waits until no log rewrite is running (tests; a clean shutdown).
+    pub fn wait_for_rewrite(&self) {
+        let mut st = self.shared.lock_state();
+        while st.rewriting {
+            st = self.shared.wait(st);
+        }
     }
 
     fn notify(&self) {
-        let subs: Vec<Notify> = self.subscribers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let subs: Vec<Notify> = self.shared.subscribers.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for s in subs {
             s();
         }
     }
+
+    /// The one write path: `decide` sees the key's latest value (durable or
+    /// not) and the revision this write would get, and returns the write's
+    /// event or why it is refused.
+    fn write(&self, key: &str, decide: impl FnOnce(Option<&KeyValue>, Revision) -> Result<Event, StoreError>) -> Result<Event, StoreError> {
+        let sh = &self.shared;
+        let mut st = sh.lock_state();
+        if let Some(why) = &st.failed {
+            return Err(StoreError::Io(format!("the store refuses writes after a failure of its log: {why}")));
+        }
+        let (current, staged_at) = match st.overlay.get(key) {
+            Some((rev, v)) => (v.clone(), Some(*rev)),
+            None => (st.kvs.get(key).cloned(), None),
+        };
+        let rev = st.assigned + 1;
+        let ev = match decide(current.as_ref(), rev) {
+            Ok(ev) => ev,
+            Err(e) => {
+                // The answer rests on a write not yet durable: give it once that write is.
+                if let Some(r) = staged_at {
+                    st.stats.answers_held_for_durability += 1;
+                    drop(sh.wait_durable(st, r)?);
+                }
+                return Err(e);
+            }
+        };
+        st.assigned = rev;
+        if !st.logged {
+            st.apply(ev.clone());
+            drop(st);
+            self.notify();
+            return Ok(ev);
+        }
+        let mut bytes = Vec::new();
+        match ev.kind {
+            EventKind::Put => record::encode_into(&mut bytes, &Op::Put, rev, ev.kv.create_revision, key, &ev.kv.value),
+            EventKind::Delete => record::encode_into(&mut bytes, &Op::Delete, rev, 0, key, &[]),
+        }
+        let after = (ev.kind == EventKind::Put).then(|| ev.kv.clone());
+        st.overlay.insert(key.to_string(), (rev, after));
+        st.staged.push_back(Staged { bytes, event: ev.clone() });
+        drop(sh.wait_durable(st, rev)?);
+        self.notify();
+        Ok(ev)
+    }
 }
 
-impl Inner {
-    fn empty(log: Option<Log>) -> Inner {
-        Inner { kvs: BTreeMap::new(), history: VecDeque::new(), revision: 0, compacted: 0, log, live_bytes: 0, failed: None }
+impl Shared {
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent state: a write
+        // is applied only after its record is durable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn lock_log(&self) -> MutexGuard<'_, Option<Log>> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wait<'a>(&self, st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.changed.wait(st).unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Returns once revision `rev` is durable (leading group commits while
+    /// no one else does), or fails if the log failed first.
+    fn wait_durable<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, State>, rev: Revision) -> Result<MutexGuard<'a, State>, StoreError> {
+        loop {
+            if st.revision >= rev {
+                return Ok(st);
+            }
+            if let Some(why) = &st.failed {
+                return Err(StoreError::Io(format!("the write was not made durable: {why}")));
+            }
+            st = if st.flushing { self.wait(st) } else { self.flush_batch(st) };
+        }
+    }
+
+    /// Leads one group commit: every staged write up to `MAX_BATCH_BYTES`,
+    /// one append, one fdatasync, then applied in order.
+    fn flush_batch<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        st.flushing = true;
+        let mut bytes = Vec::new();
+        let mut batch = Vec::new();
+        while let Some(s) = st.staged.front() {
+            if !batch.is_empty() && bytes.len() + s.bytes.len() > MAX_BATCH_BYTES {
+                break;
+            }
+            let s = st.staged.pop_front().expect("front exists");
+            bytes.extend_from_slice(&s.bytes);
+            batch.push(s.event);
+        }
+        drop(st);
+        let mut log = self.lock_log();
+        let log_ref = log.as_mut().expect("a logged store has a log");
+        let res = log_ref.append_durably(&bytes);
+        let mut st = self.lock_state();
+        st.flushing = false;
+        match res {
+            Ok(()) => {
+                st.stats.syncs += 1;
+                st.stats.writes += batch.len() as u64;
+                st.stats.largest_batch = st.stats.largest_batch.max(batch.len() as u64);
+                for ev in batch {
+                    if st.overlay.get(&ev.kv.key).is_some_and(|(r, _)| *r == ev.revision) {
+                        st.overlay.remove(&ev.kv.key);
+                    }
+                    st.apply(ev);
+                }
+                if !st.rewriting && log_ref.bytes >= LOG_REWRITE_MIN_BYTES && log_ref.bytes >= 2 * st.live_bytes {
+                    st.rewriting = true;
+                    let shared = self.clone();
+                    std::thread::Builder::new().name("podstore-rewrite".into()).spawn(move || shared.rewrite()).map_err(|e| eprintln!("podstore: cannot start the log rewrite: {e}")).ok();
+                }
+            }
+            Err(e) => {
+                st.failed = Some(format!("{}: {e}", log_ref.disk.describe(LOG_NAME)));
+                st.staged.clear();
+                st.overlay.clear();
+            }
+        }
+        drop(log);
+        self.changed.notify_all();
+        st
+    }
+
+    /// Rewrites the log as a snapshot of the live keys (see the module's doc).
+    fn rewrite(self: Arc<Self>) {
+        let started = std::time::Instant::now();
+        // The snapshot: with the log held, every batch in the file is applied.
+        let (disk, snapshot, rev) = {
+            let mut log = self.lock_log();
+            let st = self.lock_state();
+            let log = log.as_mut().expect("a logged store has a log");
+            log.tail = Some(Vec::new());
+            (log.disk.clone(), st.kvs.values().cloned().collect::<Vec<KeyValue>>(), st.revision)
+        };
+        let mut hold = started.elapsed();
+        let written = (|| -> std::io::Result<(Box<dyn LogFile>, u64)> {
+            let mut f = disk.create(REWRITE_NAME)?;
+            let (mut buf, mut total) = (Vec::with_capacity(REWRITE_CHUNK_BYTES * 2), 0u64);
+            for kv in &snapshot {
+                record::encode_into(&mut buf, &Op::Put, kv.mod_revision, kv.create_revision, &kv.key, &kv.value);
+                if buf.len() >= REWRITE_CHUNK_BYTES {
+                    f.append(&buf)?;
+                    total += buf.len() as u64;
+                    buf.clear();
+                }
+            }
+            record::encode_into(&mut buf, &Op::Floor, rev, 0, "", &[]);
+            f.append(&buf)?;
+            total += buf.len() as u64;
+            f.sync()?;
+            Ok((f, total))
+        })();
+        drop(snapshot);
+        let swap_started = std::time::Instant::now();
+        let mut log = self.lock_log();
+        let log_ref = log.as_mut().expect("a logged store has a log");
+        let tail = log_ref.tail.take().unwrap_or_default();
+        let swapped = written.and_then(|(mut f, n)| {
+            f.append(&tail)?;
+            f.sync()?;
+            disk.rename(REWRITE_NAME, LOG_NAME)?;
+            Ok((f, n + tail.len() as u64))
+        });
+        let ok = match swapped {
+            Ok((f, n)) => {
+                log_ref.file = f;
+                log_ref.bytes = n;
+                true
+            }
+            Err(e) => {
+                eprintln!("podstore: rewriting {} failed, the old log stays: {e}", disk.describe(LOG_NAME));
+                false
+            }
+        };
+        let mut st = self.lock_state();
+        drop(log);
+        hold += swap_started.elapsed();
+        st.rewriting = false;
+        st.stats.rewrites += ok as u64;
+        st.stats.rewrite_failures += !ok as u64;
+        st.stats.longest_rewrite_hold_micros = st.stats.longest_rewrite_hold_micros.max(hold.as_micros() as u64);
+        drop(st);
+        self.changed.notify_all();
+    }
+}
+
+impl Log {
+    fn append_durably(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self.file.append(bytes).and_then(|_| self.file.sync()) {
+            Ok(()) => {
+                self.bytes += bytes.len() as u64;
+                if let Some(t) = self.tail.as_mut() {
+                    t.extend_from_slice(bytes);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Cut what may be half written, so no record ever follows it.
+                let _ = self.file.truncate(self.bytes);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Why the bad record at `off` is a torn final write (to be cut), or why
+/// it is not (the log is corrupt: refuse).
+fn torn_tail(buf: &[u8], off: usize, err: &DecodeError, index: u64) -> Result<String, String> {
+    let rest = &buf[off..];
+    let what = match err {
+        DecodeError::Truncated => "cut short by the end of the file".to_string(),
+        DecodeError::Corrupt(why) => why.clone(),
+    };
+    let refuse = |why: String| Err(format!("record {} at offset {off} ({what}) {why}; the log is corrupt and was left as it is: restore the store from a snapshot", index + 1));
+    if rest.iter().all(|b| *b == 0) {
+        return Ok(format!("{} zero bytes after the last record", rest.len()));
+    }
+    if rest.len() > MAX_BATCH_BYTES {
+        return refuse(format!("is followed by {} bytes, more than one group commit writes ({MAX_BATCH_BYTES}), so it is not a torn final write", rest.len()));
+    }
+    match err {
+        DecodeError::Truncated => match later_record(buf, off + 1) {
+            Some(at) => refuse(format!("is followed by a valid record at offset {at}")),
+            None => Ok("a torn final record".into()),
+        },
+        DecodeError::Corrupt(_) => {
+            let claimed = u32::from_le_bytes(buf[off..off + 4].try_into().expect("8 header bytes")) as usize;
+            let end = off.saturating_add(8).saturating_add(claimed).min(buf.len());
+            if zero_sector(buf, off, end) {
+                Ok(format!("{what} in a record with an unwritten (zero) sector: a torn final write"))
+            } else {
+                refuse("has no unwritten sector, so it is not a torn write".into())
+            }
+        }
+    }
+}
+
+/// Whether a sector (aligned in the file) overlapping `[start, end)` is all
+/// zeros, as far as the file goes.
+fn zero_sector(buf: &[u8], start: usize, end: usize) -> bool {
+    let mut s = start / SECTOR_BYTES * SECTOR_BYTES;
+    while s < end {
+        let e = (s + SECTOR_BYTES).min(buf.len());
+        if buf[s..e].iter().all(|b| *b == 0) {
+            return true;
+        }
+        s += SECTOR_BYTES;
+    }
+    false
+}
+
+/// The offset of the first valid record starting at or after `from`.
+fn later_record(buf: &[u8], from: usize) -> Option<usize> {
+    (from..buf.len().saturating_sub(8)).find(|&i| {
+        let len = u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes")) as usize;
+        // Cheap tests first: a plausible length and op, then the checksum.
+        (record::MIN_PAYLOAD_BYTES..=buf.len() - i - 8).contains(&len) && (1..=3).contains(&buf[i + 8]) && record::decode(&buf[i..]).is_ok()
+    })
+}
+
+impl State {
+    fn empty(logged: bool) -> State {
+        State {
+            kvs: BTreeMap::new(),
+            history: VecDeque::new(),
+            revision: 0,
+            compacted: 0,
+            live_bytes: 0,
+            logged,
+            failed: None,
+            assigned: 0,
+            staged: VecDeque::new(),
+            overlay: HashMap::new(),
+            flushing: false,
+            rewriting: false,
+            stats: CommitStats::default(),
+        }
+    }
+
+    fn size(kv: &KeyValue) -> u64 {
+        (kv.key.len() + kv.value.len()) as u64
+    }
+
+    /// A record read back from the log.
     fn replay(&mut self, rec: Record) {
         match rec.op {
             Op::Put => {
-                let size = (rec.key.len() + rec.value.len()) as u64;
-                if let Some(old) = self.kvs.insert(
-                    rec.key.clone(),
-                    KeyValue { key: rec.key, value: Arc::new(rec.value), create_revision: rec.create_revision, mod_revision: rec.revision },
-                ) {
-                    self.live_bytes -= (old.key.len() + old.value.len()) as u64;
+                let kv = KeyValue { key: rec.key.clone(), value: Arc::new(rec.value), create_revision: rec.create_revision, mod_revision: rec.revision };
+                self.live_bytes += State::size(&kv);
+                if let Some(old) = self.kvs.insert(rec.key, kv) {
+                    self.live_bytes -= State::size(&old);
                 }
-                self.live_bytes += size;
             }
             Op::Delete => {
                 if let Some(old) = self.kvs.remove(&rec.key) {
-                    self.live_bytes -= (old.key.len() + old.value.len()) as u64;
+                    self.live_bytes -= State::size(&old);
                 }
             }
             Op::Floor => {}
@@ -155,76 +536,41 @@ impl Inner {
         self.revision = self.revision.max(rec.revision);
     }
 
-    /// Makes `rec` durable, then applies it. Nothing is applied on error.
-    fn commit(&mut self, rec: Record, event: Event) -> Result<(), StoreError> {
-        if let Some(why) = &self.failed {
-            return Err(StoreError::Io(format!("store refused writes after an earlier failure: {why}")));
-        }
-        if let Some(log) = self.log.as_mut() {
-            let bytes = rec.encode();
-            let res = log.file.write_all(&bytes).and_then(|_| log.file.sync_data());
-            if let Err(e) = res {
-                // Roll the file back so a half-written record is not followed by good ones.
-                if let Err(e2) = log.file.set_len(log.bytes).and_then(|_| log.file.sync_all()) {
-                    self.failed = Some(format!("{e}; rollback failed: {e2}"));
+    /// A durable write: into the key space and the history.
+    fn apply(&mut self, ev: Event) {
+        match ev.kind {
+            EventKind::Put => {
+                self.live_bytes += State::size(&ev.kv);
+                if let Some(old) = self.kvs.insert(ev.kv.key.clone(), ev.kv.clone()) {
+                    self.live_bytes -= State::size(&old);
                 }
-                return Err(io(e));
             }
-            log.bytes += bytes.len() as u64;
+            EventKind::Delete => {
+                if let Some(old) = self.kvs.remove(&ev.kv.key) {
+                    self.live_bytes -= State::size(&old);
+                }
+            }
         }
-        self.replay(rec);
-        self.history.push_back(event);
+        self.revision = ev.revision;
+        self.history.push_back(ev);
         while self.history.len() > MAX_HISTORY_EVENTS {
             let old = self.history.pop_front().expect("non-empty");
             self.compacted = self.compacted.max(old.revision);
-        }
-        self.maybe_rewrite_log();
-        Ok(())
-    }
-
-    /// Rewrites the log as a snapshot when it is mostly dead records.
-    fn maybe_rewrite_log(&mut self) {
-        let Some(log) = self.log.as_ref() else { return };
-        if log.bytes < LOG_REWRITE_MIN_BYTES || log.bytes < 2 * self.live_bytes {
-            return;
-        }
-        let dir = log.dir.clone();
-        let tmp = dir.join("wal.log.tmp");
-        let result = (|| -> std::io::Result<File> {
-            let mut f = File::create(&tmp)?;
-            let mut w = std::io::BufWriter::new(&mut f);
-            for kv in self.kvs.values() {
-                let rec = Record { op: Op::Put, revision: kv.mod_revision, create_revision: kv.create_revision, key: kv.key.clone(), value: kv.value.to_vec() };
-                w.write_all(&rec.encode())?;
-            }
-            let floor = Record { op: Op::Floor, revision: self.revision, create_revision: 0, key: String::new(), value: vec![] };
-            w.write_all(&floor.encode())?;
-            w.flush()?;
-            drop(w);
-            f.sync_all()?;
-            std::fs::rename(&tmp, dir.join(LOG_NAME))?;
-            File::open(&dir)?.sync_all()?;
-            OpenOptions::new().read(true).append(true).open(dir.join(LOG_NAME))
-        })();
-        // A failed rewrite leaves the old log in place, still valid.
-        if let Ok(file) = result {
-            let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-            self.log = Some(Log { file, dir, bytes });
         }
     }
 }
 
 impl Store for Embedded {
     fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
-        Ok(self.lock().kvs.get(key).cloned())
+        Ok(self.shared.lock_state().kvs.get(key).cloned())
     }
 
     fn range(&self, prefix: &str, start_after: &str, limit: usize) -> Result<RangeResult, StoreError> {
-        let inner = self.lock();
+        let st = self.shared.lock_state();
         let mut kvs = Vec::new();
         let mut more = false;
         let start = if start_after.is_empty() { prefix.to_string() } else { start_after.to_string() };
-        for (k, v) in inner.kvs.range(start..) {
+        for (k, v) in st.kvs.range(start..) {
             if !k.starts_with(prefix) {
                 break;
             }
@@ -237,86 +583,73 @@ impl Store for Embedded {
             }
             kvs.push(v.clone());
         }
-        Ok(RangeResult { kvs, revision: inner.revision, more })
+        Ok(RangeResult { kvs, revision: st.revision, more })
     }
 
     fn create(&self, key: &str, value: Vec<u8>) -> Result<Revision, StoreError> {
         check_sizes(key, &value)?;
-        let rev = {
-            let mut inner = self.lock();
-            if inner.kvs.contains_key(key) {
+        let value = Arc::new(value);
+        let ev = self.write(key, |cur, rev| {
+            if cur.is_some() {
                 return Err(StoreError::AlreadyExists);
             }
-            let rev = inner.revision + 1;
-            let kv = KeyValue { key: key.into(), value: Arc::new(value.clone()), create_revision: rev, mod_revision: rev };
-            let rec = Record { op: Op::Put, revision: rev, create_revision: rev, key: key.into(), value };
-            inner.commit(rec, Event { kind: EventKind::Put, kv, prev: None, revision: rev })?;
-            rev
-        };
-        self.notify();
-        Ok(rev)
+            let kv = KeyValue { key: key.into(), value, create_revision: rev, mod_revision: rev };
+            Ok(Event { kind: EventKind::Put, kv, prev: None, revision: rev })
+        })?;
+        Ok(ev.revision)
     }
 
     fn update(&self, key: &str, value: Vec<u8>, expected: Revision) -> Result<Revision, StoreError> {
         check_sizes(key, &value)?;
-        let rev = {
-            let mut inner = self.lock();
-            let cur = inner.kvs.get(key).cloned().ok_or(StoreError::NotFound)?;
+        let value = Arc::new(value);
+        let ev = self.write(key, |cur, rev| {
+            let cur = cur.ok_or(StoreError::NotFound)?;
             if cur.mod_revision != expected {
-                return Err(StoreError::Conflict { current: Box::new(cur) });
+                return Err(StoreError::Conflict { current: Box::new(cur.clone()) });
             }
-            let rev = inner.revision + 1;
-            let kv = KeyValue { key: key.into(), value: Arc::new(value.clone()), create_revision: cur.create_revision, mod_revision: rev };
-            let rec = Record { op: Op::Put, revision: rev, create_revision: cur.create_revision, key: key.into(), value };
-            inner.commit(rec, Event { kind: EventKind::Put, kv, prev: Some(cur), revision: rev })?;
-            rev
-        };
-        self.notify();
-        Ok(rev)
+            let kv = KeyValue { key: key.into(), value, create_revision: cur.create_revision, mod_revision: rev };
+            Ok(Event { kind: EventKind::Put, kv, prev: Some(cur.clone()), revision: rev })
+        })?;
+        Ok(ev.revision)
     }
 
     fn delete(&self, key: &str, expected: Revision) -> Result<(Revision, KeyValue), StoreError> {
-        let out = {
-            let mut inner = self.lock();
-            let cur = inner.kvs.get(key).cloned().ok_or(StoreError::NotFound)?;
+        let ev = self.write(key, |cur, rev| {
+            let cur = cur.ok_or(StoreError::NotFound)?;
             if expected != 0 && cur.mod_revision != expected {
-                return Err(StoreError::Conflict { current: Box::new(cur) });
+                return Err(StoreError::Conflict { current: Box::new(cur.clone()) });
             }
-            let rev = inner.revision + 1;
-            let rec = Record { op: Op::Delete, revision: rev, create_revision: 0, key: key.into(), value: vec![] };
-            inner.commit(rec, Event { kind: EventKind::Delete, kv: cur.clone(), prev: Some(cur.clone()), revision: rev })?;
-            (rev, cur)
-        };
-        self.notify();
-        Ok(out)
+            Ok(Event { kind: EventKind::Delete, kv: cur.clone(), prev: Some(cur.clone()), revision: rev })
+        })?;
+        Ok((ev.revision, ev.kv))
     }
 
     fn events_since(&self, after: Revision, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let inner = self.lock();
-        if after < inner.compacted {
-            return Err(StoreError::Compacted { compacted: inner.compacted });
+        let st = self.shared.lock_state();
+        if after < st.compacted {
+            return Err(StoreError::Compacted { compacted: st.compacted });
         }
         // History is ordered by revision: skip to the first event after `after`.
-        let start = inner.history.partition_point(|e| e.revision <= after);
+        let start = st.history.partition_point(|e| e.revision <= after);
         let take = if limit == 0 { usize::MAX } else { limit };
-        Ok(inner.history.iter().skip(start).take(take).cloned().collect())
+        Ok(st.history.iter().skip(start).take(take).cloned().collect())
     }
 
     fn revision(&self) -> Revision {
-        self.lock().revision
+        self.shared.lock_state().revision
     }
 
     fn compact(&self, revision: Revision) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        let revision = revision.min(inner.revision);
-        while inner.history.front().is_some_and(|e| e.revision <= revision) {
-            inner.history.pop_front();
+        let mut st = self.shared.lock_state();
+        let revision = revision.min(st.revision);
+        while st.history.front().is_some_and(|e| e.revision <= revision) {
+            st.history.pop_front();
         }
-        inner.compacted = inner.compacted.max(revision);
+        st.compacted = st.compacted.max(revision);
         Ok(())
     }
 
     fn subscribe(&self, notify: Notify) {
-        self.subscribers.lock().unwrap_or_else(|p| p.into_inner()).push(notify);
+        self.shared.subscribers.lock().unwrap_or_else(|p| p.into_inner()).push(notify);
     }
 }

@@ -6,13 +6,15 @@
 //! event after a revision until it is compacted away.
 //!
 //! Backends: `Embedded` (this crate; durable with fsync before a write is
-//! acknowledged, or purely in memory) and, later, etcd. The `conformance`
+//! acknowledged, concurrent writes sharing one fsync, or purely in memory)
+//! and, later, etcd. The `conformance`
 //! module is one suite every backend must pass.
 //!
 //! This crate does no async IO and does not reach tokio: the apiserver
 //! adapts it.
 
 pub mod conformance;
+pub mod disk;
 pub mod embedded;
 pub mod record;
 
@@ -70,6 +72,8 @@ pub enum StoreError {
     Io(String),
     /// A key or value is over a named limit.
     TooLarge(String),
+    /// The store's files are damaged beyond a torn final write: it will not open.
+    Corrupt(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -81,6 +85,7 @@ impl std::fmt::Display for StoreError {
             StoreError::Compacted { compacted } => write!(f, "required revision has been compacted (compacted revision {compacted})"),
             StoreError::Io(e) => write!(f, "storage error: {e}"),
             StoreError::TooLarge(e) => write!(f, "{e}"),
+            StoreError::Corrupt(e) => write!(f, "the store is corrupt: {e}"),
         }
     }
 }

@@ -4,9 +4,9 @@
 //! u32 LE payload length | u32 LE CRC-32 of payload | payload
 //! payload = u8 op | u64 LE revision | u64 LE create_revision | u32 LE key len | key | u32 LE value len | value
 //! ```
-//! op 1 = put, 2 = delete, 3 = revision floor (after a log rewrite). A record
-//! that is short or fails its checksum ends the log: it was being written
-//! when the process died, and was never acknowledged.
+//! op 1 = put, 2 = delete, 3 = revision floor (after a log rewrite). What a
+//! bad record means (a torn final write, or corruption) is decided by the
+//! store when it opens the log (`embedded`), not here.
 
 /// Largest payload a record may claim; anything larger is corruption.
 pub const MAX_RECORD_BYTES: usize = crate::MAX_KEY_BYTES + crate::MAX_VALUE_BYTES + 64;
@@ -29,24 +29,36 @@ pub struct Record {
 
 impl Record {
     pub fn encode(&self) -> Vec<u8> {
-        let mut p = Vec::with_capacity(29 + self.key.len() + self.value.len());
-        p.push(match self.op {
-            Op::Put => 1,
-            Op::Delete => 2,
-            Op::Floor => 3,
-        });
-        p.extend_from_slice(&self.revision.to_le_bytes());
-        p.extend_from_slice(&self.create_revision.to_le_bytes());
-        p.extend_from_slice(&(self.key.len() as u32).to_le_bytes());
-        p.extend_from_slice(self.key.as_bytes());
-        p.extend_from_slice(&(self.value.len() as u32).to_le_bytes());
-        p.extend_from_slice(&self.value);
-        let mut out = Vec::with_capacity(8 + p.len());
-        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&p).to_le_bytes());
-        out.extend_from_slice(&p);
+        let mut out = Vec::new();
+        encode_into(&mut out, &self.op, self.revision, self.create_revision, &self.key, &self.value);
         out
     }
+}
+
+/// The smallest payload: op, two revisions, two lengths.
+pub const MIN_PAYLOAD_BYTES: usize = 1 + 8 + 8 + 4 + 4;
+
+/// Appends the record of these fields to `out` (no `Record` needed, so a
+/// value is copied once, into the log's buffer).
+pub fn encode_into(out: &mut Vec<u8>, op: &Op, revision: u64, create_revision: u64, key: &str, value: &[u8]) {
+    let start = out.len();
+    let len = MIN_PAYLOAD_BYTES + key.len() + value.len();
+    out.reserve(8 + len);
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.push(match op {
+        Op::Put => 1,
+        Op::Delete => 2,
+        Op::Floor => 3,
+    });
+    out.extend_from_slice(&revision.to_le_bytes());
+    out.extend_from_slice(&create_revision.to_le_bytes());
+    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    out.extend_from_slice(value);
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
 #[derive(Debug, PartialEq, Eq)]

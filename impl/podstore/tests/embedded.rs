@@ -1,5 +1,7 @@
-//! The embedded backend: the conformance suite in memory and on disk, and
-//! durability across reopen, including a torn final record.
+//! The embedded backend: the conformance suite in memory, on disk and on
+//! the crash-simulating `MemDisk`, and durability across reopen, including
+//! a torn final record. Group commit is in `group_commit.rs`, what opening
+//! a damaged log does in `opening.rs`.
 
 use podstore::{conformance, Embedded, Store};
 use std::io::Write;
@@ -29,6 +31,11 @@ fn conformance_on_disk() {
 }
 
 #[test]
+fn conformance_on_a_mem_disk() {
+    conformance::run_all(&|| Box::new(Embedded::open_on(std::sync::Arc::new(podstore::disk::MemDisk::new())).unwrap().0));
+}
+
+#[test]
 fn every_acknowledged_write_survives_reopen() {
     let dir = tempdir("reopen");
     let (want, rev) = {
@@ -43,7 +50,7 @@ fn every_acknowledged_write_survives_reopen() {
     };
     let (s, rep) = Embedded::open(&dir).unwrap();
     assert_eq!(rep.records, 5);
-    assert_eq!(rep.discarded_bytes, 0);
+    assert_eq!(rep.cut, None);
     assert_eq!(s.revision(), rev);
     assert_eq!(s.range("/", "", 0).unwrap().kvs, want, "same keys, values and revisions");
     // History starts afresh: older revisions are too old, newer writes continue.
@@ -67,14 +74,15 @@ fn a_torn_final_record_is_discarded_and_the_rest_kept() {
     drop(f);
     let (s, rep) = Embedded::open(&dir).unwrap();
     assert_eq!(rep.records, 2);
-    assert_eq!(rep.discarded_bytes, (rec.len() / 2) as u64);
+    let cut = rep.cut.expect("the torn record is cut");
+    assert_eq!((cut.bytes, cut.after_record, cut.reason.as_str()), ((rec.len() / 2) as u64, 2, "a torn final record"));
     assert_eq!(s.revision(), 2);
     assert!(s.get("/c").unwrap().is_none());
     // The log is usable again after the cut.
     s.create("/c", b"3".to_vec()).unwrap();
     drop(s);
     let (s, rep) = Embedded::open(&dir).unwrap();
-    assert_eq!((rep.records, rep.discarded_bytes), (3, 0));
+    assert_eq!((rep.records, rep.cut), (3, None));
     assert_eq!(s.get("/c").unwrap().unwrap().value.as_slice(), b"3");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,7 +1,7 @@
 //! The cluster state and its steps. Reads here are linearizable (every
 //! component sees the store as it is now); the model adds stale caches.
 
-use podcore::admission::{self, CreateContext, DeleteOutcome, UpdateTarget};
+use podcore::admission::{self, CreateContext, Write};
 use podcore::controller::deployment::reconcile_deployment;
 use podcore::controller::expectations::Expectations;
 use podcore::controller::gc::garbage_collect;
@@ -168,74 +168,40 @@ impl Cluster {
         r
     }
 
+    /// The apiserver's decision (`admission::decide`, the same function the
+    /// registry calls), then the model's store does what it says.
     fn apply_inner(&mut self, e: &Effect) -> Result<u64, ApiError> {
-        let not_found = |kind: Kind, name: &str| ApiError::not_found(kind.info().group, kind.info().plural, name);
-        match e {
-            Effect::Create(obj) => {
-                // An id is consumed only by a create that succeeds, so a
-                // refused retry leaves the state as it was.
-                let id = self.next_id + 1;
-                let uid = format!("uid-{id}");
-                let suffix = format!("{:05}", id % 100_000);
-                let ns = obj.meta().namespace.clone();
-                let ctx = CreateContext { now: self.now, uid: &uid, name_suffix: &suffix, namespace: &ns, default_toleration_seconds: self.cfg.default_toleration_seconds };
-                let prepared = admission::prepare_create(obj.clone(), &ctx)?;
-                let kind = prepared.kind();
-                if self.objects.contains_key(&prepared.key()) {
-                    return Err(ApiError::already_exists(kind.info().group, kind.info().plural, &prepared.meta().name));
-                }
-                if kind.info().namespaced && self.get(Kind::Namespace, "", &prepared.meta().namespace).is_none() {
-                    return Err(not_found(Kind::Namespace, &prepared.meta().namespace));
-                }
+        let mut req = admission::request_of(e);
+        if !self.cfg.check_resource_version {
+            // The safeguard switched off: every update is unconditional.
+            if let admission::Request::Update { obj, .. } = &mut req {
+                obj.meta_mut().resource_version.clear();
+            }
+        }
+        // An id is consumed only by a create that succeeds, so a refused
+        // retry leaves the state as it was.
+        let id = self.next_id + 1;
+        let uid = format!("uid-{id}");
+        let suffix = format!("{:05}", id % 100_000);
+        let ns = match e {
+            Effect::Create(o) => o.meta().namespace.clone(),
+            _ => String::new(),
+        };
+        let ctx = CreateContext { now: self.now, uid: &uid, name_suffix: &suffix, namespace: &ns, default_toleration_seconds: self.cfg.default_toleration_seconds };
+        let objects = &self.objects;
+        let decided = admission::decide(&req, &ctx, &mut |key| objects.get(key).map(|o| (**o).clone()))?;
+        match decided.write {
+            Write::Create(o) => {
                 self.next_id = id;
-                Ok(self.commit(prepared))
+                Ok(self.commit(o))
             }
-            Effect::Update(obj) | Effect::UpdateStatus(obj) => {
-                let target = if matches!(e, Effect::Update(_)) { UpdateTarget::Main } else { UpdateTarget::Status };
-                let cur = self.get(obj.kind(), &obj.meta().namespace, &obj.meta().name).cloned().ok_or_else(|| not_found(obj.kind(), &obj.meta().name))?;
-                let mut obj = obj.clone();
-                if !self.cfg.check_resource_version {
-                    obj.meta_mut().resource_version.clear();
-                }
-                let prepared = admission::prepare_update(&cur, obj, target)?;
-                if prepared == cur {
-                    return Ok(self.revision);
-                }
-                if admission::should_remove_after_update(&prepared) {
-                    self.objects.remove(&prepared.key());
-                    self.revision += 1;
-                    return Ok(self.revision);
-                }
-                Ok(self.commit(prepared))
+            Write::Update(o) => Ok(self.commit(o)),
+            Write::Remove(_) => {
+                self.objects.remove(&decided.key);
+                self.revision += 1;
+                Ok(self.revision)
             }
-            Effect::Delete(d) => {
-                let key = d.kind.key(&d.namespace, &d.name);
-                let cur = self.objects.get(&key).map(|o| (**o).clone()).ok_or_else(|| not_found(d.kind, &d.name))?;
-                let opts = DeleteOptions {
-                    grace_period_seconds: d.grace_period_seconds,
-                    propagation_policy: d.propagation.map(|p| p.as_str().to_string()),
-                    preconditions: Some(Preconditions { uid: Some(d.uid.clone()).filter(|u| !u.is_empty()), resource_version: None }),
-                    orphan_dependents: None,
-                };
-                match admission::prepare_delete(&cur, &opts, self.now)? {
-                    DeleteOutcome::Remove => {
-                        self.objects.remove(&key);
-                        self.revision += 1;
-                        Ok(self.revision)
-                    }
-                    DeleteOutcome::Mark(o) => Ok(self.commit(o)),
-                    DeleteOutcome::Unchanged => Ok(self.revision),
-                }
-            }
-            Effect::Bind { namespace, name, uid, node } => {
-                let cur = self.get(Kind::Pod, namespace, name).cloned().ok_or_else(|| not_found(Kind::Pod, name))?;
-                let pod = cur.as_pod().expect("pods key holds a pod");
-                let mut b = Binding::default();
-                b.metadata.uid = uid.clone();
-                b.target.name = node.clone();
-                let bound = admission::bind(pod, &b, self.now)?;
-                Ok(self.commit(Object::Pod(bound)))
-            }
+            Write::Nothing(_) => Ok(self.revision),
         }
     }
 

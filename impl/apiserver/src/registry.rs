@@ -1,11 +1,12 @@
 //! The registry: every write the apiserver makes, as blocking functions over
-//! the store. Decisions (naming, defaulting, validation, precondition
-//! checks, graceful deletion, binding) come from `podcore::admission`; this
-//! module adds only what needs IO: reading the current object, the
-//! compare-and-swap write, retries of patches and bindings on conflict, and
-//! feeding the watch caches.
+//! the store. Each write is decided whole by `podcore::admission::decide`
+//! (naming, defaulting, validation, preconditions, no-ops, graceful
+//! deletion, finalizers, binding, namespace lifecycle); this module adds
+//! only what needs IO: reading the store for the decision, the
+//! compare-and-swap of what it decided, retrying on conflict where the
+//! request allows, and feeding the watch caches.
 
-use podcore::admission::{self, CreateContext, DeleteOutcome, UpdateTarget};
+use podcore::admission::{self, CreateContext, Request, UpdateTarget, Write};
 use podcore::object::{Kind, Object};
 use podcore::patch::{self, PatchType};
 use podcore::status::ApiError;
@@ -169,49 +170,93 @@ impl Registry {
             .collect()
     }
 
-    fn current(&self, kind: Kind, key: &str, name: &str) -> Result<(Object, Revision), ApiError> {
-        let kv = self.store.get(key).map_err(|e| store_err(e, kind, name))?.ok_or_else(|| {
-            let i = kind.info();
-            ApiError::not_found(i.group, i.plural, name)
-        })?;
-        Ok((decode(kind, &kv.value, kv.mod_revision)?, kv.mod_revision))
+    /// The stored object at `key` with its revision; None when absent.
+    fn read(&self, key: &str) -> Result<Option<(Object, Revision)>, ApiError> {
+        let Some(kind) = kind_of_key(key) else { return Ok(None) };
+        let kv = self.store.get(key).map_err(|e| store_err(e, kind, key))?;
+        kv.map(|kv| decode(kind, &kv.value, kv.mod_revision).map(|o| (o, kv.mod_revision))).transpose()
     }
 
-    fn check_namespace(&self, kind: Kind, ns: &str) -> Result<(), ApiError> {
-        if !kind.info().namespaced || ns.is_empty() {
-            return Ok(());
+    /// One write: `admission::decide` against the store as it is, then the
+    /// compare-and-swap of what it decided, read again and decided again on
+    /// a conflict when the request allows (`admission::retry_on_conflict`).
+    /// Returns the object as stored (or as last stored, when removed) and
+    /// whether it is gone.
+    pub fn write(&self, url_namespace: &str, req: &Request) -> Result<(Object, bool), ApiError> {
+        let retry = admission::retry_on_conflict(req);
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            match self.attempt(url_namespace, req)? {
+                Some(done) => return Ok(done),
+                None if retry => continue,
+                None => break,
+            }
         }
-        match self.cache(Kind::Namespace).get(&Kind::Namespace.key("", ns)).0 {
-            None => Err(ApiError::not_found("", "namespaces", ns)),
-            Some(n) if n.meta().deletion_timestamp.is_some() => Err(ApiError::new(
-                403,
-                "Forbidden",
-                format!("unable to create new content in namespace {ns} because it is being terminated"),
-            )),
-            Some(_) => Ok(()),
+        Err(match req {
+            Request::Create(_) => ApiError::new(500, "AlreadyExists", "could not generate a unique name; try again"),
+            _ => {
+                let kind = request_kind(req);
+                ApiError::stale(kind.info().group, kind.info().plural, request_name(req))
+            }
+        })
+    }
+
+    /// One decision and its write; None when the store had moved on since
+    /// the decision read it (a CAS conflict, or a generated name taken).
+    fn attempt(&self, url_namespace: &str, req: &Request) -> Result<Option<(Object, bool)>, ApiError> {
+        let (uid, suffix) = (self.new_uid(), self.name_suffix());
+        let ctx = CreateContext { now: now(), uid: &uid, name_suffix: &suffix, namespace: url_namespace, default_toleration_seconds: self.default_toleration_seconds };
+        let mut revisions: BTreeMap<String, Revision> = BTreeMap::new();
+        let mut failed: Option<ApiError> = None;
+        let mut read = |key: &str| match self.read(key) {
+            Ok(Some((o, rev))) => {
+                revisions.insert(key.to_string(), rev);
+                Some(o)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                failed.get_or_insert(e);
+                None
+            }
+        };
+        let decided = admission::decide(req, &ctx, &mut read);
+        if let Some(e) = failed {
+            return Err(e);
         }
+        let decided = decided?;
+        let (kind, key) = (decided.kind, decided.key.as_str());
+        let rev = revisions.get(key).copied().unwrap_or(0);
+        let name = |o: &Object| o.meta().name.clone();
+        let set_rv = |mut o: Object, r: Revision| {
+            o.meta_mut().resource_version = r.to_string();
+            o
+        };
+        let done = match decided.write {
+            Write::Nothing(o) => (o, false),
+            Write::Create(o) => match self.store.create(key, encode(&o)) {
+                Ok(r) => (set_rv(o, r), false),
+                // A generated name another write took meanwhile: another suffix.
+                Err(StoreError::AlreadyExists) if admission::retry_on_conflict(req) => return Ok(None),
+                Err(e) => return Err(store_err(e, kind, &name(&o))),
+            },
+            Write::Update(o) => match self.store.update(key, encode(&o), rev) {
+                Ok(r) => (set_rv(o, r), false),
+                Err(StoreError::Conflict { .. } | StoreError::NotFound) => return Ok(None),
+                Err(e) => return Err(store_err(e, kind, &name(&o))),
+            },
+            Write::Remove(o) => match self.store.delete(key, rev) {
+                Ok((r, _)) => (set_rv(o, r), true),
+                Err(StoreError::Conflict { .. } | StoreError::NotFound) => return Ok(None),
+                Err(e) => return Err(store_err(e, kind, &name(&o))),
+            },
+        };
+        if let Some(ns) = &decided.drain_namespace {
+            self.drain_namespace(ns);
+        }
+        Ok(Some(done))
     }
 
     pub fn create(&self, url_namespace: &str, obj: Object) -> Result<Object, ApiError> {
-        let kind = obj.kind();
-        let generated = obj.meta().name.is_empty();
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            let uid = self.new_uid();
-            let suffix = self.name_suffix();
-            let ctx = CreateContext { now: now(), uid: &uid, name_suffix: &suffix, namespace: url_namespace, default_toleration_seconds: self.default_toleration_seconds };
-            let mut prepared = admission::prepare_create(obj.clone(), &ctx)?;
-            self.check_namespace(kind, &prepared.meta().namespace)?;
-            match self.store.create(&prepared.key(), encode(&prepared)) {
-                Ok(rev) => {
-                    prepared.meta_mut().resource_version = rev.to_string();
-                    return Ok(prepared);
-                }
-                // A generated name that collided: try another suffix.
-                Err(StoreError::AlreadyExists) if generated => continue,
-                Err(e) => return Err(store_err(e, kind, &prepared.meta().name)),
-            }
-        }
-        Err(ApiError::new(500, "AlreadyExists", "could not generate a unique name; try again"))
+        self.write(url_namespace, &Request::Create(obj)).map(|(o, _)| o)
     }
 
     pub fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Object, ApiError> {
@@ -220,96 +265,42 @@ impl Registry {
     }
 
     pub fn update(&self, kind: Kind, ns: &str, name: &str, new: Object, target: UpdateTarget) -> Result<Object, ApiError> {
-        let key = kind.key(ns, name);
-        let (old, rev) = self.current(kind, &key, name)?;
-        self.write_prepared(kind, &key, name, &old, rev, admission::prepare_update(&old, new, target)?)
+        if new.kind() != kind {
+            return Err(ApiError::bad_request(format!("kind: expected {}", kind.info().kind_name)));
+        }
+        self.write(ns, &Request::Update { namespace: ns.into(), name: name.into(), obj: new, target }).map(|(o, _)| o)
     }
 
-    fn write_prepared(&self, kind: Kind, key: &str, name: &str, old: &Object, rev: Revision, mut prepared: Object) -> Result<Object, ApiError> {
-        if prepared == *old {
-            // No change: no write, no new revision (as upstream).
-            return Ok(prepared);
-        }
-        if admission::should_remove_after_update(&prepared) {
-            let (drev, _) = self.store.delete(key, rev).map_err(|e| store_err(e, kind, name))?;
-            prepared.meta_mut().resource_version = drev.to_string();
-            return Ok(prepared);
-        }
-        let new_rev = self.store.update(key, encode(&prepared), rev).map_err(|e| store_err(e, kind, name))?;
-        prepared.meta_mut().resource_version = new_rev.to_string();
-        Ok(prepared)
-    }
-
-    /// Applies a patch, retrying on conflict unless the patch pinned a resourceVersion.
+    /// Applies a patch to the current object and writes it; on a conflict
+    /// the patch is applied again to the new current object, unless it
+    /// pinned a resourceVersion.
     pub fn patch(&self, kind: Kind, ns: &str, name: &str, patch_type: PatchType, body: &serde_json::Value, target: UpdateTarget) -> Result<Object, ApiError> {
         let key = kind.key(ns, name);
         let i = kind.info();
         for _ in 0..MAX_CONFLICT_RETRIES {
-            let (old, rev) = self.current(kind, &key, name)?;
+            let (old, _) = self.read(&key)?.ok_or_else(|| ApiError::not_found(i.group, i.plural, name))?;
             let mut patched = patch::apply(i.kind_name, patch_type, &old.to_value(), body).map_err(|e| ApiError::new(422, "Invalid", format!("{} \"{name}\" is invalid: the patch could not be applied: {e}", i.kind_name)))?;
             // Whatever the patch type, what upstream's types have no field for is not kept.
             podcore::schema::prune_unknown(kind, &mut patched);
             let new = Object::from_value(kind, patched)?;
             let pinned = new.meta().resource_version != old.meta().resource_version;
-            match admission::prepare_update(&old, new, target).and_then(|p| self.write_prepared(kind, &key, name, &old, rev, p)) {
-                Err(e) if e.code == 409 && e.reason == "Conflict" && !pinned => continue,
-                r => return r,
+            let req = Request::Update { namespace: ns.into(), name: name.into(), obj: new, target };
+            match self.attempt(ns, &req)? {
+                Some((o, _)) => return Ok(o),
+                None if !pinned => continue,
+                None => break,
             }
         }
         Err(ApiError::stale(i.group, i.plural, name))
     }
 
     pub fn bind(&self, ns: &str, name: &str, binding: &Binding) -> Result<Object, ApiError> {
-        let key = Kind::Pod.key(ns, name);
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            let (old, rev) = self.current(Kind::Pod, &key, name)?;
-            let pod = old.as_pod().expect("pods key holds a pod");
-            let bound = Object::Pod(admission::bind(pod, binding, now())?);
-            match self.store.update(&key, encode(&bound), rev) {
-                Ok(r) => {
-                    let mut b = bound;
-                    b.meta_mut().resource_version = r.to_string();
-                    return Ok(b);
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(store_err(e, Kind::Pod, name)),
-            }
-        }
-        Err(ApiError::stale("", "pods", name))
+        self.write(ns, &Request::Bind { namespace: ns.into(), name: name.into(), binding: binding.clone() }).map(|(o, _)| o)
     }
 
     /// Deletes; returns the last state and whether it is gone from the store.
     pub fn delete(&self, kind: Kind, ns: &str, name: &str, opts: &DeleteOptions) -> Result<(Object, bool), ApiError> {
-        let key = kind.key(ns, name);
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            let (old, rev) = self.current(kind, &key, name)?;
-            let outcome = admission::prepare_delete(&old, opts, now())?;
-            let res = match outcome {
-                DeleteOutcome::Remove => self.store.delete(&key, rev).map(|(r, _)| {
-                    let mut o = old.clone();
-                    o.meta_mut().resource_version = r.to_string();
-                    (o, true)
-                }),
-                DeleteOutcome::Mark(marked) => self.store.update(&key, encode(&marked), rev).map(|r| {
-                    let mut o = marked;
-                    o.meta_mut().resource_version = r.to_string();
-                    (o, false)
-                }),
-                DeleteOutcome::Unchanged => return Ok((old, false)),
-            };
-            match res {
-                Ok(r) => {
-                    if kind == Kind::Namespace && !r.1 {
-                        self.drain_namespace(name);
-                    }
-                    return Ok(r);
-                }
-                Err(StoreError::Conflict { .. }) if opts.preconditions.as_ref().and_then(|p| p.resource_version.as_ref()).is_none() => continue,
-                Err(e) => return Err(store_err(e, kind, name)),
-            }
-        }
-        let i = kind.info();
-        Err(ApiError::stale(i.group, i.plural, name))
+        self.write(ns, &Request::Delete { kind, namespace: ns.into(), name: name.into(), opts: opts.clone() })
     }
 
     /// A terminating namespace: delete everything in it (pods gracefully);
@@ -317,10 +308,8 @@ impl Registry {
     fn drain_namespace(&self, ns: &str) {
         for kind in Kind::ALL.into_iter().filter(|k| k.info().namespaced) {
             let (items, _) = self.cache(kind).list(&format!("{}{ns}/", kind.key_prefix()));
-            for (_, o) in items {
-                if o.meta().deletion_timestamp.is_none() {
-                    let _ = self.delete(kind, ns, &o.meta().name, &DeleteOptions::default());
-                }
+            for req in admission::drain_namespace(items.iter().map(|(_, o)| &**o)) {
+                let _ = self.write(ns, &req);
             }
         }
     }
@@ -334,8 +323,8 @@ impl Registry {
             if m.deletion_timestamp.is_none() {
                 continue;
             }
-            let empty = Kind::ALL.into_iter().filter(|k| k.info().namespaced).all(|k| self.cache(k).list(&format!("{}{}/", k.key_prefix(), m.name)).0.is_empty());
-            if empty {
+            let remaining: usize = Kind::ALL.into_iter().filter(|k| k.info().namespaced).map(|k| self.cache(k).list(&format!("{}{}/", k.key_prefix(), m.name)).0.len()).sum();
+            if admission::namespace_finished(&n, remaining) {
                 let _ = self.store.delete(&Kind::Namespace.key("", &m.name), m.revision());
             } else {
                 self.drain_namespace(&m.name);
@@ -349,11 +338,7 @@ impl Registry {
     }
 
     pub fn update_scale(&self, kind: Kind, ns: &str, name: &str, scale: &Scale) -> Result<Scale, ApiError> {
-        let key = kind.key(ns, name);
-        let (old, rev) = self.current(kind, &key, name)?;
-        let scaled = admission::apply_scale(&old, scale)?;
-        let prepared = admission::prepare_update(&old, scaled, UpdateTarget::Main)?;
-        let updated = self.write_prepared(kind, &key, name, &old, rev, prepared)?;
+        let (updated, _) = self.write(ns, &Request::Scale { kind, namespace: ns.into(), name: name.into(), scale: scale.clone() })?;
         Ok(admission::scale_of(&updated).expect("scalable kind"))
     }
 
@@ -371,6 +356,21 @@ impl Registry {
             }
         }
         Ok(())
+    }
+}
+
+fn request_kind(req: &Request) -> Kind {
+    match req {
+        Request::Create(o) | Request::Update { obj: o, .. } => o.kind(),
+        Request::Delete { kind, .. } | Request::Scale { kind, .. } => *kind,
+        Request::Bind { .. } => Kind::Pod,
+    }
+}
+
+fn request_name(req: &Request) -> &str {
+    match req {
+        Request::Create(o) => &o.meta().name,
+        Request::Update { name, .. } | Request::Delete { name, .. } | Request::Bind { name, .. } | Request::Scale { name, .. } => name,
     }
 }
 

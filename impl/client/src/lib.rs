@@ -172,21 +172,17 @@ impl Client {
     }
 
     pub async fn delete(&self, d: &DeleteRequest) -> Result<(), ApiError> {
-        let mut opts = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
-        if !d.uid.is_empty() {
-            opts["preconditions"] = json!({"uid": d.uid});
-        }
-        if let Some(p) = d.propagation {
-            opts["propagationPolicy"] = json!(p.as_str());
-        }
-        if let Some(g) = d.grace_period_seconds {
-            opts["gracePeriodSeconds"] = json!(g);
-        }
+        // The options the core says this request carries (the model applies the same).
+        let mut opts = serde_json::to_value(d.options()).unwrap_or_default();
+        opts["kind"] = json!("DeleteOptions");
+        opts["apiVersion"] = json!("v1");
         self.request(Method::DELETE, &object_path(d.kind, &d.namespace, &d.name), Some((serde_json::to_vec(&opts).unwrap_or_default(), "application/json"))).await.map(|_| ())
     }
 
     pub async fn bind(&self, ns: &str, name: &str, uid: &str, node: &str) -> Result<(), ApiError> {
-        let b = json!({"kind": "Binding", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns, "uid": uid}, "target": {"kind": "Node", "apiVersion": "v1", "name": node}});
+        let mut b = serde_json::to_value(podcore::effect::binding(ns, name, uid, node)).unwrap_or_default();
+        b["kind"] = json!("Binding");
+        b["apiVersion"] = json!("v1");
         self.request(Method::POST, &format!("{}/binding", object_path(Kind::Pod, ns, name)), Some((serde_json::to_vec(&b).unwrap_or_default(), "application/json"))).await.map(|_| ())
     }
 

@@ -386,6 +386,165 @@ pub fn apply_scale(obj: &Object, scale: &Scale) -> Result<Object, ApiError> {
     Ok(out)
 }
 
+// ------------------------------------------------------------ a write, whole
+
+/// A write as the apiserver receives it, reduced to what decides it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    Create(Object),
+    /// PUT (or a patch, once applied) of the object at `namespace/name`
+    /// (the URL's; the body's name must match it).
+    Update { namespace: String, name: String, obj: Object, target: UpdateTarget },
+    Delete { kind: Kind, namespace: String, name: String, opts: DeleteOptions },
+    Bind { namespace: String, name: String, binding: Binding },
+    Scale { kind: Kind, namespace: String, name: String, scale: Scale },
+}
+
+/// What the store must do for one write, compare-and-swap on the revision
+/// of the current object the decision read (a create: on its absence).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    Create(Object),
+    Update(Object),
+    /// Remove the current object; the response shows this, its last state.
+    Remove(Object),
+    /// Nothing to store; answer with this object (the current one).
+    Nothing(Object),
+}
+
+/// What decided a write: where, and what the store does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decided {
+    pub kind: Kind,
+    pub key: String,
+    pub write: Write,
+    /// A terminating namespace's objects must now be deleted (`drain_namespace`).
+    pub drain_namespace: Option<String>,
+}
+
+/// Whether a store conflict (the object changed between the decision's read
+/// and its write) is retried by reading again and deciding again, as
+/// upstream's GuaranteedUpdate retries: not when the client pinned a
+/// resourceVersion (the conflict is its answer), and not for a create with
+/// a name it chose.
+pub fn retry_on_conflict(req: &Request) -> bool {
+    match req {
+        Request::Create(o) => o.meta().name.is_empty(),
+        Request::Update { obj, .. } => obj.meta().resource_version.is_empty(),
+        Request::Delete { opts, .. } => opts.preconditions.as_ref().and_then(|p| p.resource_version.as_ref()).is_none(),
+        Request::Bind { .. } => true,
+        Request::Scale { scale, .. } => scale.metadata.resource_version.is_empty(),
+    }
+}
+
+/// Decides one write against the store as `read` shows it (`read(key)`:
+/// the object stored at `key`, with its resourceVersion). `ctx` brings what
+/// the apiserver supplies: time, a fresh uid and name suffix, the URL's
+/// namespace. The registry CAS-writes the result; the model's store
+/// inserts it. Namespace lifecycle is decided here too: nothing is created
+/// in a namespace that is missing or terminating, and a namespace's
+/// deletion says it must be drained.
+pub fn decide(req: &Request, ctx: &CreateContext, read: &mut dyn FnMut(&str) -> Option<Object>) -> Result<Decided, ApiError> {
+    let not_found = |kind: Kind, name: &str| ApiError::not_found(kind.info().group, kind.info().plural, name);
+    let current = |read: &mut dyn FnMut(&str) -> Option<Object>, kind: Kind, ns: &str, name: &str| -> Result<(String, Object), ApiError> {
+        let key = kind.key(ns, name);
+        let cur = read(&key).ok_or_else(|| not_found(kind, name))?;
+        Ok((key, cur))
+    };
+    match req {
+        Request::Create(obj) => {
+            let prepared = prepare_create(obj.clone(), ctx)?;
+            let kind = prepared.kind();
+            let key = prepared.key();
+            if kind.info().namespaced {
+                let ns = prepared.meta().namespace.clone();
+                match read(&Kind::Namespace.key("", &ns)) {
+                    None => return Err(not_found(Kind::Namespace, &ns)),
+                    Some(n) if n.meta().deletion_timestamp.is_some() => {
+                        return Err(ApiError::new(403, "Forbidden", format!("unable to create new content in namespace {ns} because it is being terminated")))
+                    }
+                    Some(_) => {}
+                }
+            }
+            if read(&key).is_some() {
+                let i = kind.info();
+                return Err(ApiError::already_exists(i.group, i.plural, &prepared.meta().name));
+            }
+            Ok(Decided { kind, key, write: Write::Create(prepared), drain_namespace: None })
+        }
+        Request::Update { namespace, name, obj, target } => {
+            let kind = obj.kind();
+            let (key, cur) = current(read, kind, namespace, name)?;
+            let prepared = prepare_update(&cur, obj.clone(), *target)?;
+            Ok(Decided { kind, key, write: after_update(cur, prepared), drain_namespace: None })
+        }
+        Request::Scale { kind, namespace, name, scale } => {
+            let (key, cur) = current(read, *kind, namespace, name)?;
+            let prepared = prepare_update(&cur, apply_scale(&cur, scale)?, UpdateTarget::Main)?;
+            Ok(Decided { kind: *kind, key, write: after_update(cur, prepared), drain_namespace: None })
+        }
+        Request::Bind { namespace, name, binding } => {
+            let (key, cur) = current(read, Kind::Pod, namespace, name)?;
+            let pod = cur.as_pod().ok_or_else(|| not_found(Kind::Pod, name))?;
+            Ok(Decided { kind: Kind::Pod, key, write: Write::Update(Object::Pod(bind(pod, binding, ctx.now)?)), drain_namespace: None })
+        }
+        Request::Delete { kind, namespace, name, opts } => {
+            let (key, cur) = current(read, *kind, namespace, name)?;
+            let (write, drain) = match prepare_delete(&cur, opts, ctx.now)? {
+                DeleteOutcome::Remove => (Write::Remove(cur), None),
+                DeleteOutcome::Mark(marked) => {
+                    let drain = (*kind == Kind::Namespace).then(|| name.clone());
+                    (Write::Update(marked), drain)
+                }
+                DeleteOutcome::Unchanged => (Write::Nothing(cur), None),
+            };
+            Ok(Decided { kind: *kind, key, write, drain_namespace: drain })
+        }
+    }
+}
+
+/// An update's write: nothing when nothing changed (no new revision, as
+/// upstream), removal when it took the last finalizer of an object being
+/// deleted, else the update.
+fn after_update(cur: Object, prepared: Object) -> Write {
+    if prepared == cur {
+        Write::Nothing(cur)
+    } else if should_remove_after_update(&prepared) {
+        Write::Remove(prepared)
+    } else {
+        Write::Update(prepared)
+    }
+}
+
+/// The request a component's effect makes of the apiserver (what the
+/// client sends, and what the model's store applies).
+pub fn request_of(e: &crate::effect::Effect) -> Request {
+    use crate::effect::Effect;
+    match e {
+        Effect::Create(o) => Request::Create(o.clone()),
+        Effect::Update(o) => Request::Update { namespace: o.meta().namespace.clone(), name: o.meta().name.clone(), obj: o.clone(), target: UpdateTarget::Main },
+        Effect::UpdateStatus(o) => Request::Update { namespace: o.meta().namespace.clone(), name: o.meta().name.clone(), obj: o.clone(), target: UpdateTarget::Status },
+        Effect::Delete(d) => Request::Delete { kind: d.kind, namespace: d.namespace.clone(), name: d.name.clone(), opts: d.options() },
+        Effect::Bind { namespace, name, uid, node } => Request::Bind { namespace: namespace.clone(), name: name.clone(), binding: crate::effect::binding(namespace, name, uid, node) },
+    }
+}
+
+/// The deletions that drain a terminating namespace: every object in it
+/// not already being deleted (pods gracefully).
+pub fn drain_namespace<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Vec<Request> {
+    objects
+        .into_iter()
+        .filter(|o| o.meta().deletion_timestamp.is_none())
+        .map(|o| Request::Delete { kind: o.kind(), namespace: o.meta().namespace.clone(), name: o.meta().name.clone(), opts: DeleteOptions::default() })
+        .collect()
+}
+
+/// Whether a terminating namespace with `remaining` objects left in it is
+/// removed now (upstream's namespace controller finishes it once empty).
+pub fn namespace_finished(ns: &Object, remaining: usize) -> bool {
+    ns.meta().deletion_timestamp.is_some() && remaining == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,5 +637,84 @@ mod tests {
         assert_eq!(us.meta().generation, 2);
         assert_eq!(us.as_deployment().unwrap().spec.replicas, Some(3), "status ignores spec");
         assert_eq!(us.as_deployment().unwrap().status.replicas, 3);
+    }
+
+    /// A store of a few objects for `decide`'s reads.
+    fn store(objs: &[Object]) -> std::collections::BTreeMap<String, Object> {
+        objs.iter().map(|o| (o.key(), o.clone())).collect()
+    }
+
+    fn namespace(name: &str, terminating: bool) -> Object {
+        let mut n = Namespace::default();
+        n.metadata.name = name.into();
+        if terminating {
+            n.metadata.deletion_timestamp = Some(Time::from_secs(999));
+        }
+        Object::Namespace(n)
+    }
+
+    fn decide_in(st: &std::collections::BTreeMap<String, Object>, req: &Request) -> Result<Decided, ApiError> {
+        decide(req, &ctx(), &mut |k| st.get(k).cloned())
+    }
+
+    #[test]
+    fn a_create_is_decided_against_its_namespace_and_its_key() {
+        let req = Request::Create(Object::Pod(pod()));
+        assert_eq!(decide_in(&store(&[]), &req).unwrap_err().code, 404, "no namespace");
+        let e = decide_in(&store(&[namespace("default", true)]), &req).unwrap_err();
+        assert_eq!((e.code, e.reason), (403, "Forbidden"), "a terminating namespace takes nothing new");
+        let d = decide_in(&store(&[namespace("default", false)]), &req).unwrap();
+        let Write::Create(created) = &d.write else { panic!("{d:?}") };
+        assert_eq!((d.key.as_str(), created.meta().uid.as_str()), ("/registry/pods/default/web-abcde", "u1"));
+        let taken = decide_in(&store(&[namespace("default", false), created.clone()]), &req).unwrap_err();
+        assert_eq!((taken.code, taken.reason), (409, "AlreadyExists"));
+        assert!(retry_on_conflict(&req), "a generated name is retried with another suffix");
+        let mut named = pod();
+        named.metadata.name = "fixed".into();
+        assert!(!retry_on_conflict(&Request::Create(Object::Pod(named))));
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_writes_nothing_and_one_that_ends_a_deletion_removes() {
+        let mut cur = prepare_create(Object::Pod(pod()), &ctx()).unwrap();
+        cur.meta_mut().resource_version = "7".into();
+        let st = store(&[namespace("default", false), cur.clone()]);
+        let same = Request::Update { namespace: "default".into(), name: "web-abcde".into(), obj: cur.clone(), target: UpdateTarget::Main };
+        assert!(matches!(decide_in(&st, &same).unwrap().write, Write::Nothing(_)));
+        // Being deleted, held by a finalizer: the update that takes it away removes the object.
+        let mut held = cur.clone();
+        held.meta_mut().deletion_timestamp = Some(Time::from_secs(1000));
+        held.meta_mut().deletion_grace_period_seconds = Some(0);
+        held.meta_mut().finalizers = vec!["example.com/hold".into()];
+        let st = store(&[namespace("default", false), held.clone()]);
+        let mut released = held.clone();
+        released.meta_mut().finalizers.clear();
+        let req = Request::Update { namespace: "default".into(), name: "web-abcde".into(), obj: released, target: UpdateTarget::Main };
+        assert!(matches!(decide_in(&st, &req).unwrap().write, Write::Remove(_)));
+        assert!(!retry_on_conflict(&req), "a pinned resourceVersion is the client's to retry");
+    }
+
+    #[test]
+    fn deleting_a_namespace_marks_it_and_asks_for_its_drain() {
+        let mut ns = namespace("team", false);
+        ns.meta_mut().finalizers = vec!["kubernetes".into()];
+        let req = Request::Delete { kind: Kind::Namespace, namespace: String::new(), name: "team".into(), opts: DeleteOptions::default() };
+        let d = decide_in(&store(&[ns]), &req).unwrap();
+        assert!(matches!(d.write, Write::Update(_)));
+        assert_eq!(d.drain_namespace.as_deref(), Some("team"));
+        let p = prepare_create(Object::Pod(pod()), &ctx()).unwrap();
+        let mut going = p.clone();
+        going.meta_mut().deletion_timestamp = Some(Time::from_secs(5));
+        assert_eq!(drain_namespace([&p, &going]).len(), 1, "what is already going is left to go");
+    }
+
+    #[test]
+    fn an_effect_asks_the_apiserver_for_what_the_client_sends() {
+        let p = prepare_create(Object::Pod(pod()), &ctx()).unwrap();
+        let Request::Delete { opts, .. } = request_of(&crate::effect::Effect::delete(&p, Some(crate::effect::Propagation::Foreground), Some(0))) else { panic!() };
+        assert_eq!(opts.preconditions.and_then(|p| p.uid).as_deref(), Some("u1"));
+        assert_eq!((opts.propagation_policy.as_deref(), opts.grace_period_seconds), (Some("Foreground"), Some(0)));
+        let Request::Bind { binding, .. } = request_of(&crate::effect::Effect::bind(p.as_pod().unwrap(), "n1")) else { panic!() };
+        assert_eq!((binding.metadata.uid.as_str(), binding.target.name.as_str(), binding.target.kind.as_str()), ("u1", "n1", "Node"));
     }
 }

@@ -30,6 +30,29 @@ pub struct DeleteRequest {
     pub grace_period_seconds: Option<i64>,
 }
 
+impl DeleteRequest {
+    /// The DeleteOptions this request sends: the uid precondition, the
+    /// propagation policy, the grace period.
+    pub fn options(&self) -> crate::types::DeleteOptions {
+        crate::types::DeleteOptions {
+            grace_period_seconds: self.grace_period_seconds,
+            propagation_policy: self.propagation.map(|p| p.as_str().to_string()),
+            preconditions: (!self.uid.is_empty()).then(|| crate::types::Preconditions { uid: Some(self.uid.clone()), resource_version: None }),
+            orphan_dependents: None,
+        }
+    }
+}
+
+/// The Binding `POST pods/NAME/binding` sends: this incarnation (uid) to `node`.
+pub fn binding(namespace: &str, name: &str, uid: &str, node: &str) -> crate::types::Binding {
+    let mut b = crate::types::Binding::default();
+    b.metadata.name = name.to_string();
+    b.metadata.namespace = namespace.to_string();
+    b.metadata.uid = uid.to_string();
+    b.target = crate::types::ObjectReference { kind: "Node".into(), api_version: "v1".into(), name: node.to_string(), ..Default::default() };
+    b
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Propagation {
     Background,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, harness, store conformance, end-to-end
-# processes, loom, bounded fuzzing, and the Python kubernetes client. README's second command;
+# processes, loom, bounded fuzzing, the Python kubernetes client, and the
+# benchmark's reduced run (`podchain bench all --quick`). README's second command;
 # .ci/run runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,3 +27,7 @@ echo "== fuzzing: every target, ${FUZZ_SECONDS:-60}s each"
 bash ci/fuzz.sh
 echo "== Python kubernetes client against podchain"
 PODCHAIN_BIN=$PWD/target/debug/podchain python3 -m pytest tests/python -q
+echo "== benchmark: every scenario reduced (fails when a ratio is past its bound), and its report"
+cargo build --release -p podchain
+./target/release/podchain bench all --quick --out bench-results
+./target/release/podchain bench --report --out bench-results

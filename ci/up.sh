@@ -15,7 +15,7 @@ mkdir -p "$DATA/logs"
 [ "$(id -u)" = 0 ] || { echo "ci/up.sh runs containerd and needs root"; exit 1; }
 
 echo "== installing what is missing (apt)"
-bash ci/install.sh --no-python
+bash ci/install.sh --cluster
 
 echo "== building podchain (release)"
 cargo build --release -p podchain

@@ -865,19 +865,39 @@ fn pods_keys(o: &Objects) -> impl Iterator<Item = &String> {
     o.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(k, _)| k)
 }
 
+/// What one `run_check` did: its verdict and its size and speed, for
+/// `podchain model check --stats-json` and the benchmark.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct CheckStats {
+    /// Every property and liveness hold, and the check was complete.
+    pub ok: bool,
+    /// States stateright generated (duplicates included) and kept.
+    pub generated_states: usize,
+    pub unique_states: usize,
+    pub safety_seconds: f64,
+    /// States of the liveness pass's graph, and its time (0 when not run).
+    pub liveness_states: usize,
+    pub liveness_seconds: f64,
+}
+
 /// Runs the checker with progress lines on stderr; prints each property's
-/// verdict and, for a violation, the counterexample as numbered steps.
-/// Returns false if a safety property was violated.
-pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
-    let safety = run_safety(cfg.clone(), threads, max_states);
+/// verdict and, for a violation, the counterexample as numbered steps; then,
+/// when safety holds, liveness. `stats.ok` is false if anything failed.
+pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> CheckStats {
+    let mut stats = CheckStats::default();
+    let started = std::time::Instant::now();
+    let safety = run_safety_counted(cfg.clone(), threads, max_states, &mut stats);
+    stats.safety_seconds = started.elapsed().as_secs_f64();
     if !safety {
         println!("  - liveness not checked: a safety property fails, or the check is incomplete");
-        return false;
+        return stats;
     }
     let started = std::time::Instant::now();
     eprintln!("liveness: building the whole reachable graph (one thread)...");
     let r = check_liveness(cfg, max_states);
     let secs = started.elapsed().as_secs_f64();
+    stats.liveness_states = r.states;
+    stats.liveness_seconds = secs;
     let head = format!("{} states, {} fault-free edges, {} goal states, {} non-goal cycles (all unfair), {secs:.1}s", r.states, r.fault_free_edges, r.goal_states, r.non_goal_cycles);
     if r.verdict == crate::liveness::Verdict::Holds {
         if r.fault_free_cycles == 0 {
@@ -913,7 +933,8 @@ pub fn run_check(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
             false
         }
     };
-    safety && live
+    stats.ok = safety && live;
+    stats
 }
 
 /// The stateright run `cfg` calls for, spawned on `threads` threads and
@@ -942,15 +963,19 @@ pub fn run_checker(cfg: ModelConfig, threads: usize, max_generated: usize) -> Bo
 
 /// The stateright run: every safety property, with progress.
 pub fn run_safety(cfg: ModelConfig, threads: usize, max_states: usize) -> bool {
+    run_safety_counted(cfg, threads, max_states, &mut CheckStats::default())
+}
+
+fn run_safety_counted(cfg: ModelConfig, threads: usize, max_states: usize, stats: &mut CheckStats) -> bool {
     let m = PodChainModel { cfg: cfg.clone() };
     let names: Vec<&'static str> = m.properties().iter().map(|p| p.name).collect();
     let started = std::time::Instant::now();
     let unique_label = if cfg.symmetry == Symmetry::Nodes { "unique up to renaming nodes" } else { "unique" };
-    report_safety(&m, spawn_checker(cfg, threads, max_states), started, max_states, names, unique_label)
+    report_safety(&m, spawn_checker(cfg, threads, max_states), started, max_states, names, unique_label, stats)
 }
 
 /// Prints progress while `checker` runs, then each property's verdict.
-fn report_safety(m: &PodChainModel, mut checker: Box<dyn stateright::Checker<PodChainModel>>, started: std::time::Instant, max_states: usize, names: Vec<&'static str>, unique_label: &str) -> bool {
+fn report_safety(m: &PodChainModel, mut checker: Box<dyn stateright::Checker<PodChainModel>>, started: std::time::Instant, max_states: usize, names: Vec<&'static str>, unique_label: &str, stats: &mut CheckStats) -> bool {
     let (mut last, mut last_at) = (0, std::time::Instant::now());
     while !checker.is_done() {
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -964,6 +989,7 @@ fn report_safety(m: &PodChainModel, mut checker: Box<dyn stateright::Checker<Pod
     for h in checker.handles() {
         h.join().expect("a checker thread panicked");
     }
+    (stats.generated_states, stats.unique_states) = (checker.state_count(), checker.unique_state_count());
     // stateright's budget counts every state it generates, duplicates too.
     let cut_short = checker.state_count() >= max_states;
     println!("explored {} states ({} {unique_label}, max depth {}) in {:.1}s{}", checker.state_count(), checker.unique_state_count(), checker.max_depth(), started.elapsed().as_secs_f64(), if cut_short { " — stopped at --max-states" } else { "" });

@@ -211,7 +211,7 @@ impl Client {
                 _ => ApiError::new(code.as_u16(), "Unknown", String::from_utf8_lossy(&bytes).to_string()),
             });
         }
-        Ok(WatchStream { body: resp.into_body(), buf: Vec::new(), kind })
+        Ok(WatchStream { body: resp.into_body(), buf: Vec::new(), start: 0, kind })
     }
 }
 
@@ -237,26 +237,43 @@ pub enum WatchEvent {
 pub struct WatchStream {
     body: Incoming,
     buf: Vec<u8>,
+    /// Where the unread part of `buf` starts (bytes before it are consumed
+    /// lines, dropped when the buffer is next refilled).
+    start: usize,
     kind: Kind,
 }
 
 impl WatchStream {
     /// The next event; None when the server ended the stream.
     pub async fn next(&mut self) -> Option<Result<WatchEvent, ApiError>> {
+        let kind = self.kind;
+        match self.next_line().await? {
+            Ok(line) => Some(parse_watch_line(kind, line)),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// The next event's bytes, undecoded (one JSON line, blank lines
+    /// skipped); None when the server ended the stream.
+    pub async fn next_line(&mut self) -> Option<Result<&[u8], ApiError>> {
         loop {
-            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+            if let Some(pos) = self.buf[self.start..].iter().position(|b| *b == b'\n') {
                 if pos > MAX_WATCH_EVENT_BYTES {
                     return Some(Err(ApiError::internal(format!("a watch event is {pos} bytes, longer than {MAX_WATCH_EVENT_BYTES}"))));
                 }
-                let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                if line.iter().all(|b| b.is_ascii_whitespace()) {
+                let (from, to) = (self.start, self.start + pos + 1);
+                self.start = to;
+                if self.buf[from..to].iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
                 }
-                return Some(parse_watch_line(self.kind, &line));
+                return Some(Ok(&self.buf[from..to]));
             }
-            if self.buf.len() > MAX_WATCH_EVENT_BYTES {
+            if self.buf.len() - self.start > MAX_WATCH_EVENT_BYTES {
                 return Some(Err(ApiError::internal(format!("a watch event is longer than {MAX_WATCH_EVENT_BYTES} bytes"))));
             }
+            // Everything before `start` has been read: drop it once per refill.
+            self.buf.drain(..self.start);
+            self.start = 0;
             match self.body.frame().await {
                 None => return None,
                 Some(Err(e)) => return Some(Err(transport(e))),

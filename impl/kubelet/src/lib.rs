@@ -6,6 +6,7 @@
 pub mod cri;
 pub mod runtime;
 mod server;
+pub mod timings;
 
 use client::informer::{self, Change};
 use client::{Client, ListOptions};
@@ -141,7 +142,8 @@ async fn post_node_status<R: Runtime>(client: &Client, cfg: &KubeletConfig, runt
 /// Node NotReady, as upstream.
 pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig) -> Result<(), String> {
     let node = cfg.node_name.clone();
-    server::spawn(cfg.listen, runtime.clone()).await.map_err(|e| format!("{e}: each kubelet on a machine needs its own --listen address; no Node was registered"))?;
+    let timings = Arc::new(timings::RuntimeTimings::default());
+    server::spawn(cfg.listen, runtime.clone(), timings.clone()).await.map_err(|e| format!("{e}: each kubelet on a machine needs its own --listen address; no Node was registered"))?;
     runtime.observe().await.map_err(|e| format!("the container runtime does not answer: {e}; no Node was registered"))?;
     let node_uid = loop {
         match register(&client, runtime.as_ref(), &cfg).await {
@@ -204,7 +206,7 @@ pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig
             _ = tokio::time::sleep_until(next) => {}
         }
         while rx.try_recv().is_ok() {}
-        let requeue = sync_all(&client, runtime.as_ref(), &cfg, &pods, &tracer).await;
+        let requeue = sync_all(&client, runtime.as_ref(), &timings, &cfg, &pods, &tracer).await;
         let wait = requeue.map(|ms| Duration::from_millis(ms.max(1) as u64)).unwrap_or(cfg.sync_interval).min(cfg.sync_interval);
         next = tokio::time::Instant::now() + wait;
     }
@@ -212,7 +214,7 @@ pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig
 
 /// One pass over every pod bound here and every pod the runtime holds.
 /// Returns the soonest requested re-sync.
-async fn sync_all<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig, pods: &informer::Informer, tracer: &client::trace::Tracer) -> Option<i64> {
+async fn sync_all<R: Runtime>(client: &Client, runtime: &R, timings: &timings::RuntimeTimings, cfg: &KubeletConfig, pods: &informer::Informer, tracer: &client::trace::Tracer) -> Option<i64> {
     let mut requeue: Option<i64> = None;
     let mut observed = match runtime.observe().await {
         Ok(o) => o,
@@ -237,7 +239,7 @@ async fn sync_all<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig,
                 requeue = Some(requeue.map_or(ms, |r| r.min(ms)));
             }
             let acted = !out.actions.is_empty();
-            execute(runtime, &pod, &out.actions, &cfg.node_name).await;
+            execute(runtime, timings, &pod, &out.actions, &cfg.node_name).await;
             if let Some(status) = out.status {
                 pod.status = status;
                 match client.update_status(&Object::Pod(pod.clone())).await {
@@ -280,14 +282,15 @@ async fn sync_all<R: Runtime>(client: &Client, runtime: &R, cfg: &KubeletConfig,
         let actions = orphan_actions(obs);
         let ghost = podcore::controller::simruntime::SimNode::ghost(r);
         log(&cfg.node_name, &format!("removing pod {}/{} that is no longer bound here", r.namespace, r.name));
-        execute(runtime, &ghost, &actions, &cfg.node_name).await;
+        execute(runtime, timings, &ghost, &actions, &cfg.node_name).await;
     }
     requeue
 }
 
-async fn execute<R: Runtime>(runtime: &R, pod: &Pod, actions: &[RuntimeAction], node: &str) {
+async fn execute<R: Runtime>(runtime: &R, timings: &timings::RuntimeTimings, pod: &Pod, actions: &[RuntimeAction], node: &str) {
     for a in actions {
         let uid = &pod.metadata.uid;
+        let started = std::time::Instant::now();
         let r = match a {
             RuntimeAction::RunSandbox => runtime.run_sandbox(pod).await,
             RuntimeAction::StartContainer { name, attempt } => runtime.start_container(pod, name, *attempt).await,
@@ -295,6 +298,11 @@ async fn execute<R: Runtime>(runtime: &R, pod: &Pod, actions: &[RuntimeAction], 
             RuntimeAction::StopSandbox { id } => runtime.stop_sandbox(uid, id).await,
             RuntimeAction::RemovePod => runtime.remove_pod(uid).await,
         };
+        match a {
+            RuntimeAction::RunSandbox | RuntimeAction::StartContainer { .. } => timings.record(uid, started.elapsed()),
+            RuntimeAction::RemovePod => timings.forget(uid),
+            _ => {}
+        }
         if let Err(e) = r {
             log(node, &format!("{a:?} for {} failed: {e}", pod.metadata.key()));
             return;
@@ -366,7 +374,7 @@ mod tests {
         }
         let rt = Stuck { sim: SimRuntime::new("10.0.0"), sandboxes_asked: AtomicUsize::new(0) };
         let cfg = KubeletConfig::new("n1");
-        sync_all(&client, &rt, &cfg, &pods, &client::trace::Tracer::from_env("test")).await;
+        sync_all(&client, &rt, &timings::RuntimeTimings::default(), &cfg, &pods, &client::trace::Tracer::from_env("test")).await;
         assert_eq!(rt.sandboxes_asked.load(Ordering::SeqCst), MAX_SYNC_ROUNDS_PER_POD);
     }
 }

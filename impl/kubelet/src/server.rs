@@ -1,10 +1,12 @@
 //! The kubelet's own HTTP endpoint: `/healthz`, `/pods` (what the runtime
 //! holds), `/containerLogs/NS/POD/CONTAINER` (follow, tailLines, timestamps,
-//! previous, limitBytes; the apiserver's `pods/log` proxies here), and
+//! previous, limitBytes; the apiserver's `pods/log` proxies here),
+//! `/stats/runtime` (each pod's start-up time in the runtime, `timings`), and
 //! `POST /sim/exit?namespace=&pod=&container=&code=` (simulated runtime only:
 //! make a container exit, for tests).
 
 use crate::runtime::Runtime;
+use crate::timings::RuntimeTimings;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::{Body, Frame};
@@ -134,7 +136,7 @@ async fn container_logs<R: Runtime>(rt: Arc<R>, ns: &str, pod: &str, container: 
     plain(ChannelBody { rx }.boxed())
 }
 
-async fn handle<R: Runtime>(rt: Arc<R>, req: Request<hyper::body::Incoming>) -> Result<Response<RespBody>, Infallible> {
+async fn handle<R: Runtime>(rt: Arc<R>, timings: Arc<RuntimeTimings>, req: Request<hyper::body::Incoming>) -> Result<Response<RespBody>, Infallible> {
     let q: HashMap<String, String> = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
     let path = req.uri().path().to_string();
     if let (&Method::GET, Some(rest)) = (req.method(), path.strip_prefix("/containerLogs/")) {
@@ -146,6 +148,7 @@ async fn handle<R: Runtime>(rt: Arc<R>, req: Request<hyper::body::Incoming>) -> 
     }
     Ok(match (req.method(), path.as_str()) {
         (&Method::GET, "/healthz") => reply(StatusCode::OK, "\"ok\"".into()),
+        (&Method::GET, "/stats/runtime") => reply(StatusCode::OK, serde_json::to_string(&timings.snapshot()).unwrap_or_default()),
         (&Method::GET, "/pods") => match rt.observe().await {
             Ok(pods) => {
                 let v: Vec<_> = pods
@@ -171,14 +174,14 @@ async fn handle<R: Runtime>(rt: Arc<R>, req: Request<hyper::body::Incoming>) -> 
     })
 }
 
-pub async fn spawn<R: Runtime>(addr: SocketAddr, rt: Arc<R>) -> Result<(), String> {
+pub async fn spawn<R: Runtime>(addr: SocketAddr, rt: Arc<R>, timings: Arc<RuntimeTimings>) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("kubelet: binding {addr}: {e}"))?;
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
-            let rt = rt.clone();
+            let (rt, timings) = (rt.clone(), timings.clone());
             tokio::spawn(async move {
-                let svc = service_fn(move |req| handle(rt.clone(), req));
+                let svc = service_fn(move |req| handle(rt.clone(), timings.clone(), req));
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await;
             });
         }

@@ -46,6 +46,24 @@ pub enum Command {
     Apply(ApplyArgs),
     /// List objects of one kind.
     Get(GetArgs),
+    /// Measure podchain against the machine's limits and its peers (bench-results/*.json).
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Scenarios to run, or `all` (bench::SCENARIOS lists them).
+    #[arg(value_name = "SCENARIO", required_unless_present = "report")]
+    pub scenarios: Vec<String>,
+    /// A reduced run of each scenario (what CI runs): minutes, not hours.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where the JSON reports (and the HTML page) go.
+    #[arg(long, value_name = "DIR", default_value = bench::DEFAULT_OUT_DIR)]
+    pub out: PathBuf,
+    /// Turn the JSON reports in --out into one HTML page, --out/report.html (after any scenarios given).
+    #[arg(long)]
+    pub report: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -292,6 +310,9 @@ pub struct ModelArgs {
     /// check that reaches it is incomplete and exits 1.
     #[arg(long, value_name = "N", default_value_t = model::check::DEFAULT_MAX_STATES)]
     pub max_states: usize,
+    /// check: write the verdict, state counts, times and peak memory to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<std::path::PathBuf>,
 }
 
 impl ModelArgs {

@@ -18,6 +18,7 @@ fn main() {
         Command::Trace(t) => ("trace", run_trace(t)),
         Command::Apply(a) => ("apply", run_apply(a)),
         Command::Get(a) => ("get", run_get(a)),
+        Command::Bench(a) => ("bench", run_bench(a)),
     };
     if let Err(e) = result {
         eprintln!("podchain {what}: {e}");
@@ -191,12 +192,35 @@ fn run_get(a: cli::GetArgs) -> Result<(), String> {
     })
 }
 
+fn run_bench(a: cli::BenchArgs) -> Result<(), String> {
+    let bin = std::env::current_exe().map_err(|e| format!("finding this executable: {e}"))?;
+    // containerd scenarios need ci/containerd.sh: the checkout is the current
+    // directory unless PODCHAIN_REPO says where it is.
+    let repo = std::env::var_os("PODCHAIN_REPO").map(std::path::PathBuf::from).unwrap_or_else(|| std::path::PathBuf::from("."));
+    let opts = bench::Options { quick: a.quick, out_dir: a.out.clone(), bin, repo };
+    if !a.scenarios.is_empty() {
+        bench::run(&a.scenarios, &opts)?;
+    }
+    if a.report {
+        let page = bench::report::write_html(&a.out)?;
+        println!("report: {}", page.display());
+    }
+    Ok(())
+}
+
 fn run_model(m: ModelCommand) -> Result<(), String> {
     match m {
         ModelCommand::Check(a) => {
             let cfg = a.config()?;
             println!("checking {cfg:?}");
-            if model::check::run_check(cfg, a.threads, a.max_states) {
+            let stats = model::check::run_check(cfg, a.threads, a.max_states);
+            if let Some(path) = &a.stats_json {
+                let mut v = serde_json::to_value(&stats).map_err(|e| e.to_string())?;
+                // The peak resident set of this process: what the check cost in memory.
+                v["peak_rss_bytes"] = serde_json::json!(bench::procs::peak_rss_of_self());
+                std::fs::write(path, v.to_string()).map_err(|e| format!("writing {}: {e}", path.display()))?;
+            }
+            if stats.ok {
                 Ok(())
             } else {
                 std::process::exit(1)

@@ -446,19 +446,21 @@ impl PodChainModel {
     /// only in it are one state: bookkeeping of the last step (journal,
     /// wake-up), expectations already met (the controller treats a met
     /// expectation as none, and only a new `expect` changes that),
-    /// assumed bindings the scheduler's cache already shows (the scheduler
-    /// drops them itself, with the same core function, before it next uses
-    /// them), and first bindings of pods that are gone from the store and
+    /// changes the scheduler's cache holds and its machine has not been fed
+    /// (it is fed them first thing at its next step), active pods the
+    /// scheduler's next step would set aside without a write
+    /// (`Scheduler::settle`), and first bindings of pods that are gone from the store and
     /// from every runtime.
     fn canonicalize(&self, n: &mut State) {
         n.cluster.journal.clear();
         n.cluster.wake_at = None;
         let now = n.cluster.now;
         n.cluster.expectations.retain(|_, e| !e.satisfied(now));
-        if !n.cluster.assumed.is_empty() {
-            let view = self.view(n, Component::Scheduler).clone();
-            podcore::controller::scheduler::with_assumed(&pods(&view), &mut n.cluster.assumed);
-        }
+        // The scheduler's machine is fed its cache now rather than at its next
+        // step: it would be fed exactly this first thing, so the states are one.
+        let view = self.view(n, Component::Scheduler).clone();
+        n.cluster.feed_scheduler(&view);
+        n.cluster.scheduler.settle(|key| key.split_once('/').and_then(|(ns, name)| view.get(&Kind::Pod.key(ns, name))).and_then(|o| o.as_pod()));
         let live: BTreeSet<String> = pods(&n.cluster.objects).into_iter().map(|p| p.metadata.uid.clone()).chain(n.cluster.agents.values().flat_map(|a| a.runtime.pods.keys().cloned())).collect();
         n.bound.retain(|uid, _| live.contains(uid));
     }
@@ -505,7 +507,7 @@ impl PodChainModel {
     pub fn restart_loses_something(&self, s: &State, c: Component) -> bool {
         match c {
             Component::ReplicaSets => s.cluster.expectations.values().any(|e| !e.satisfied(s.cluster.now)),
-            Component::Scheduler => !s.cluster.assumed.is_empty(),
+            Component::Scheduler => s.cluster.scheduler.holds_state(),
             _ => false,
         }
     }
@@ -662,7 +664,7 @@ impl Model for PodChainModel {
         c.journal.clear();
         let caches = self.components().into_iter().map(|comp| (comp, c.objects.only(comp.watches()))).collect();
         let cache_revisions = self.components().into_iter().map(|comp| (comp, c.revision)).collect();
-        vec![State {
+        let mut init = State {
             cluster: c,
             caches,
             cache_revisions,
@@ -676,7 +678,9 @@ impl Model for PodChainModel {
             faulted: false,
             bound: BTreeMap::new(),
             violations: BTreeSet::new(),
-        }]
+        };
+        self.canonicalize(&mut init);
+        vec![init]
     }
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
@@ -738,7 +742,7 @@ impl Model for PodChainModel {
                 n.cache_revisions.insert(c, s.cluster.revision);
                 match c {
                     Component::ReplicaSets => n.cluster.expectations.clear(),
-                    Component::Scheduler => n.cluster.assumed.clear(),
+                    Component::Scheduler => n.cluster.restart_scheduler(),
                     _ => {}
                 }
                 n
@@ -833,6 +837,10 @@ impl Model for PodChainModel {
                     let used: i128 = pods(&s.cluster.objects).into_iter().filter(|p| p.spec.node_name == node_name(i) && !is_terminal(p)).map(|p| request_nanos(&p.spec, "cpu")).sum();
                     used <= m.cfg.node_cpu_m as i128 * 1_000_000
                 })
+            }),
+            Property::<Self>::always("no pod waits as unschedulable while it would fit", |_, s: &State| {
+                let fed = &s.cluster.scheduler_fed;
+                s.cluster.scheduler.unschedulable_that_fit(|key| key.split_once('/').and_then(|(ns, name)| fed.get(&Kind::Pod.key(ns, name))).and_then(|o| o.as_pod())).is_empty()
             }),
             Property::<Self>::always("a kubelet runs only pods bound to its node, one sandbox per pod", |_, s: &State| {
                 let mut seen = BTreeSet::new();

@@ -8,7 +8,7 @@ use podcore::controller::gc::garbage_collect;
 use podcore::controller::kubelet::{node_object, orphan_actions, renewed_lease, sync_pod, KubeletOptions, NodeFacts};
 use podcore::controller::nodelifecycle::{node_lifecycle, NodeLifecycleConfig, NODE_LEASE_NAMESPACE};
 use podcore::controller::replicaset::{expectations_for, reconcile_replicaset, RsOptions};
-use podcore::controller::scheduler::{schedule, unschedulable_status, wants, with_assumed, Assumed, Decision, SchedulerOptions};
+use podcore::controller::scheduler::{Scheduler, SchedulerOptions};
 use podcore::controller::simruntime::SimNode;
 use podcore::defaults::DEFAULT_SCHEDULER_NAME;
 use podcore::effect::{DeleteRequest, Effect};
@@ -93,8 +93,10 @@ pub struct Cluster {
     pub next_id: u64,
     pub agents: BTreeMap<String, Agent>,
     pub expectations: BTreeMap<String, Expectations>,
-    /// The scheduler's bindings not yet seen in its cache.
-    pub assumed: Assumed,
+    /// The scheduler's machine (its queue, per-node usage and assumed
+    /// bindings), and the cache it was last fed (`feed_scheduler`).
+    pub scheduler: Scheduler,
+    pub scheduler_fed: Store,
     pub cfg: ClusterConfig,
     /// Every write applied, in order (cleared by whoever consumes it).
     pub journal: Vec<Applied>,
@@ -114,7 +116,8 @@ pub const MAX_SETTLE_ROUNDS: usize = 200;
 
 impl Cluster {
     pub fn new(cfg: ClusterConfig, start: Time) -> Cluster {
-        let mut c = Cluster { now: start, revision: 0, objects: Store::default(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), assumed: Assumed::new(), cfg, journal: Vec::new(), wake_at: None, last_stored: None };
+        let scheduler = Scheduler::new(DEFAULT_SCHEDULER_NAME, cfg.scheduler);
+        let mut c = Cluster { now: start, revision: 0, objects: Store::default(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), scheduler, scheduler_fed: Store::default(), cfg, journal: Vec::new(), wake_at: None, last_stored: None };
         for ns in ["default", "kube-system", "kube-node-lease"] {
             let mut n = Namespace::default();
             n.metadata.name = ns.into();
@@ -276,36 +279,52 @@ impl Cluster {
         n
     }
 
-    /// One pass of the scheduler over the unbound pods in its view, counting
-    /// its own not-yet-seen bindings (`self.assumed`). Nodes are handed to
-    /// `schedule` in the order of `prefer` (the rest after, in name order),
-    /// so ties go to the first of them; an empty `prefer` is the daemon's
-    /// name order.
-    pub fn step_scheduler(&mut self, view: &Objects, prefer: &[String]) -> usize {
+    /// Feeds the scheduler's machine every pod and node change between the
+    /// cache it was last fed and `view` (what its informers deliver).
+    pub fn feed_scheduler(&mut self, view: &Store) {
+        if view.same_map(&self.scheduler_fed) {
+            return;
+        }
+        let fed = std::mem::take(&mut self.scheduler_fed);
+        let sched = &mut self.scheduler;
+        for kind in [Kind::Node, Kind::Pod] {
+            Store::diff_under(&fed, view, &kind.key_prefix(), |_, old, new| {
+                let name = new.or(old).expect("in one of them").meta().key();
+                match kind {
+                    Kind::Node => sched.handle_node(&name, new.and_then(|o| o.as_node())),
+                    _ => sched.handle_pod(&name, old.and_then(|o| o.as_pod()), new.and_then(|o| o.as_pod())),
+                }
+            });
+        }
+        self.scheduler_fed = view.clone();
+    }
+
+    /// The scheduler restarts: its machine starts empty and is fed its
+    /// cache afresh on its next step (a relist).
+    pub fn restart_scheduler(&mut self) {
+        self.scheduler = Scheduler::new(DEFAULT_SCHEDULER_NAME, self.cfg.scheduler);
+        self.scheduler_fed = Store::default();
+    }
+
+    /// The scheduler's step: fed its cache, it places every pod it has
+    /// queued, each binding answered at once. Ties between equally good
+    /// nodes go to the first in `prefer` (the rest after, in name order);
+    /// an empty `prefer` is the daemon's name order.
+    pub fn step_scheduler(&mut self, view: &Store, prefer: &[String]) -> usize {
+        self.feed_scheduler(view);
         let mut n = 0;
-        let cached = pods(view);
-        let pending: Vec<Pod> = cached.iter().filter(|p| wants(p, DEFAULT_SCHEDULER_NAME)).map(|p| (*p).clone()).collect();
-        for pod in pending {
-            let counted = with_assumed(&cached, &mut self.assumed);
-            if self.assumed.contains_key(&pod.metadata.key()) {
-                continue;
+        while let Some(key) = self.scheduler.poll(self.now) {
+            let (ns, name) = key.split_once('/').unwrap_or(("", &key));
+            let pod = view.get(&Kind::Pod.key(ns, name)).and_then(|o| o.as_pod()).cloned();
+            let Some(s) = self.scheduler.schedule(self.now, &key, pod.as_ref(), prefer) else { continue };
+            if let Some(e) = s.effect {
+                let r = self.apply("scheduler", &e);
+                n += usize::from(r.is_ok());
+                self.scheduler.handle_write_result(self.now, &key, r.map(|_| ()).map_err(|e| e.code));
             }
-            let all: Vec<&Pod> = counted.iter().collect();
-            let mut nodes: Vec<&Node> = list(view, Kind::Node).filter_map(|o| o.as_node()).collect();
-            nodes.sort_by_key(|n| prefer.iter().position(|p| *p == n.metadata.name).unwrap_or(usize::MAX));
-            match schedule(&pod, &nodes, &all, self.cfg.scheduler) {
-                Decision::Bind(node) => {
-                    if self.apply("scheduler", &Effect::bind(&pod, &node)).is_ok() {
-                        self.assumed.insert(pod.metadata.key(), (pod.metadata.uid.clone(), node));
-                        n += 1;
-                    }
-                }
-                Decision::Unschedulable(msg) => {
-                    if let Some(e) = unschedulable_status(&pod, &msg, self.now) {
-                        n += self.apply_all("scheduler", &[e]);
-                    }
-                }
-            }
+        }
+        if let Some(at) = self.scheduler.poll_timeout() {
+            self.wake_after(Some(at.ms_since(self.now)));
         }
         n
     }

@@ -158,6 +158,43 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Calls `f(key, old, new)` for each key under `prefix` whose object
+    /// differs between `old` and `new` (None: absent there), in key order,
+    /// walking both maps once.
+    pub fn diff_under<'a>(old: &'a Store, new: &'a Store, prefix: &str, mut f: impl FnMut(&'a str, Option<&'a Shared<Object>>, Option<&'a Shared<Object>>)) {
+        if old.same_map(new) {
+            return;
+        }
+        let range = |s: &'a Store| s.map.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded)).take_while(move |(k, _)| k.starts_with(prefix)).peekable();
+        let (mut a, mut b) = (range(old), range(new));
+        loop {
+            match (a.peek(), b.peek()) {
+                (None, None) => return,
+                (Some((ka, oa)), Some((kb, ob))) if ka == kb => {
+                    if oa != ob {
+                        f(ka, Some(oa), Some(ob));
+                    }
+                    a.next();
+                    b.next();
+                }
+                (Some((ka, oa)), Some((kb, _))) if ka < kb => {
+                    f(ka, Some(oa), None);
+                    a.next();
+                }
+                (Some((ka, oa)), None) => {
+                    f(ka, Some(oa), None);
+                    a.next();
+                }
+                (_, Some((kb, ob))) => {
+                    f(kb, None, Some(ob));
+                    b.next();
+                }
+            }
+        }
+    }
+}
+
 impl Deref for Store {
     type Target = Objects;
     fn deref(&self) -> &Objects {

@@ -244,9 +244,9 @@ impl Renaming {
         n.caches = s.caches.iter().map(|(c, st)| (self.component(*c), self.store(st))).collect();
         n.cache_revisions = s.cache_revisions.iter().map(|(c, r)| (self.component(*c), *r)).collect();
         n.cluster.agents = s.cluster.agents.iter().map(|(name, a)| (self.name(name), self.agent(a))).collect();
-        for (_, node) in n.cluster.assumed.values_mut() {
-            *node = self.name(node);
-        }
+        n.cluster.scheduler_fed = self.store(&s.cluster.scheduler_fed);
+        let fed_nodes: Vec<podcore::types::Node> = n.cluster.scheduler_fed.values().filter_map(|o| o.as_node().cloned()).collect();
+        n.cluster.scheduler.rename_nodes(&|name| self.name(name), fed_nodes);
         for node in n.bound.values_mut() {
             *node = self.name(node);
         }
@@ -306,8 +306,8 @@ pub fn signatures(s: &State) -> Vec<u64> {
             counts[*i].0 += 1;
         }
     }
-    for (_, node) in s.cluster.assumed.values() {
-        if let Some(i) = slot.get(node.as_str()) {
+    for a in s.cluster.scheduler.assumed().values() {
+        if let Some(i) = slot.get(a.node.as_str()) {
             counts[*i].1 += 1;
         }
     }

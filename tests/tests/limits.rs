@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 /// (constant, file, test function that exercises it at its bound).
 const AT_THE_BOUND: &[(&str, &str, &str)] = &[
     ("MAX_ANNOTATIONS_BYTES", "impl/podcore/src/validation.rs", "annotations_are_bounded_at_max_annotations_bytes"),
-    ("MAX_BACKOFF", "impl/controllers/src/scheduler.rs", "back_off_doubles_up_to_max_backoff"),
+    ("MAX_ABSENT_OWNERS", "impl/podcore/src/controller/gc.rs", "absent_owners_are_remembered_up_to_max_absent_owners"),
+    ("MAX_BACKOFF_MS", "impl/podcore/src/controller/scheduler.rs", "back_off_doubles_up_to_max_backoff"),
+    ("MAX_BINDS_IN_FLIGHT", "impl/podcore/src/controller/scheduler.rs", "at_most_max_binds_in_flight_are_unanswered"),
     ("MAX_BATCH_BYTES", "impl/podstore/tests/group_commit.rs", "a_batch_appends_at_most_max_batch_bytes"),
     ("MAX_BODY_DEPTH", "impl/apiserver/src/decode.rs", "alias_bombs_and_depth_are_refused_quickly"),
     ("MAX_CONFLICT_RETRIES", "impl/apiserver/tests/http.rs", "patches_retry_conflicts_up_to_max_conflict_retries"),

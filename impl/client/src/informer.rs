@@ -5,6 +5,7 @@
 //! that reads the cache after a change always sees it.
 
 use crate::{Client, ListOptions, WatchEvent};
+use podcore::cache::Indexed;
 use podcore::object::{Kind, Object};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +23,9 @@ pub fn next_retry(last: Duration) -> Duration {
     (last * 2).min(MAX_RETRY)
 }
 
-pub type Cache = Arc<RwLock<BTreeMap<String, Arc<Object>>>>;
+/// The informer's cache, indexed (`podcore::cache`): its consumer reads it
+/// through `read()` as the `View` its controller machine decides on.
+pub type Cache = Arc<RwLock<Indexed>>;
 
 #[derive(Clone, Debug)]
 pub struct Change {
@@ -43,6 +46,10 @@ impl Informer {
     pub fn snapshot(&self) -> Vec<Arc<Object>> {
         self.cache.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
     }
+    /// The cache, held for reading (a `podcore::cache::View`).
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, Indexed> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
     pub fn get(&self, key: &str) -> Option<Arc<Object>> {
         self.cache.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
     }
@@ -52,7 +59,7 @@ impl Informer {
 }
 
 pub fn spawn(client: Client, kind: Kind, namespace: &str, opts: ListOptions, tx: mpsc::Sender<Change>) -> Informer {
-    let inf = Informer { kind, cache: Arc::new(RwLock::new(BTreeMap::new())), synced: Arc::new(AtomicBool::new(false)) };
+    let inf = Informer { kind, cache: Arc::new(RwLock::new(Indexed::new())), synced: Arc::new(AtomicBool::new(false)) };
     let me = inf.clone();
     let ns = namespace.to_string();
     tokio::spawn(async move { run(client, me, ns, opts, tx).await });
@@ -70,18 +77,17 @@ async fn run(client: Client, inf: Informer, ns: String, opts: ListOptions, tx: m
                     let changes = {
                         let mut cache = inf.cache.write().unwrap_or_else(|p| p.into_inner());
                         let mut changes = Vec::new();
-                        for (k, old) in cache.iter() {
-                            if !fresh.contains_key(k) {
-                                changes.push(Change { kind: inf.kind, key: k.clone(), old: Some(old.clone()), new: None });
+                        let gone: Vec<String> = cache.iter().filter(|(k, _)| !fresh.contains_key(*k)).map(|(k, _)| k.clone()).collect();
+                        for k in gone {
+                            let old = cache.remove(&k);
+                            changes.push(Change { kind: inf.kind, key: k, old, new: None });
+                        }
+                        for (k, new) in fresh {
+                            if cache.get(&k) != Some(&new) {
+                                let old = cache.insert(k.clone(), new.clone());
+                                changes.push(Change { kind: inf.kind, key: k, old, new: Some(new) });
                             }
                         }
-                        for (k, new) in &fresh {
-                            let old = cache.get(k).cloned();
-                            if old.as_ref() != Some(new) {
-                                changes.push(Change { kind: inf.kind, key: k.clone(), old, new: Some(new.clone()) });
-                            }
-                        }
-                        *cache = fresh;
                         changes
                     };
                     inf.synced.store(true, Ordering::SeqCst);

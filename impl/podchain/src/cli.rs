@@ -253,6 +253,8 @@ pub enum Safeguard {
     Accounting,
     /// The kubelet's check that a pod is bound to it.
     NodeName,
+    /// The scheduler moving unschedulable pods back when a pod makes room.
+    Requeue,
     /// The apiserver's resourceVersion precondition.
     RvPrecondition,
 }
@@ -341,6 +343,7 @@ impl ModelArgs {
                 Safeguard::Expectations => cfg.rs.use_expectations = false,
                 Safeguard::Accounting => cfg.scheduler.account_bound_pods = false,
                 Safeguard::NodeName => cfg.kubelet.check_node_name = false,
+                Safeguard::Requeue => cfg.scheduler.requeue_on_room = false,
                 Safeguard::RvPrecondition => cfg.check_resource_version = false,
             }
         }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod cache;
 pub mod controller;
 pub mod defaults;
 pub mod effect;

@@ -12,13 +12,27 @@
 use crate::controller::expectations::Expectations;
 use crate::controller::kubelet::{sync_pod, ContainerObservation, ContainerRun, KubeletOptions, PodObservation, RuntimeAction, SandboxObservation, StartFailure, SyncOutcome};
 use crate::controller::replicaset::RsOptions;
-use crate::controller::scheduler::{schedule, Decision, SchedulerOptions};
+use crate::controller::scheduler::{choose, Decision, SchedulerOptions, Usage};
 use crate::effect::{DeleteRequest, Effect, Outcome, Propagation};
 use crate::object::{Kind, Object};
 use crate::time::Time;
 use crate::controller::nodelifecycle::{node_lifecycle, NodeLifecycleConfig};
 use crate::types::{Deployment, Lease, Node, Pod, PodStatus, ReplicaSet};
 use serde_json::{json, Value};
+
+fn usage_json(u: &Usage) -> Value {
+    json!({"cpu": u.cpu.to_string(), "memory": u.memory.to_string(), "pods": u.pods, "byOwner": u.by_owner})
+}
+
+fn usage_from(v: &Value) -> Result<Usage, String> {
+    let big = |k: &str| v.get(k).and_then(Value::as_str).and_then(|s| s.parse::<i128>().ok()).ok_or(format!("usage.{k}: expected a number in a string"));
+    Ok(Usage {
+        cpu: big("cpu")?,
+        memory: big("memory")?,
+        pods: v.get("pods").and_then(Value::as_i64).ok_or("usage.pods: expected a number")?,
+        by_owner: v.get("byOwner").and_then(Value::as_object).map(|m| m.iter().filter_map(|(k, n)| Some((k.clone(), n.as_i64()?))).collect()).unwrap_or_default(),
+    })
+}
 
 /// Longest trace line accepted when reading one back.
 pub const MAX_TRACE_RECORD_BYTES: usize = 16 << 20;
@@ -28,8 +42,10 @@ pub const MAX_TRACE_RECORD_BYTES: usize = 16 << 20;
 pub enum Record {
     ReplicaSet { now: Time, rs: ReplicaSet, pods: Vec<Pod>, expectations: Expectations, out: Outcome },
     Deployment { now: Time, deployment: Deployment, replicasets: Vec<ReplicaSet>, pods: Vec<Pod>, out: Outcome },
-    /// `pods` are the pods the scheduler counted (its cache plus assumed bindings).
-    Schedule { pod: Pod, nodes: Vec<Node>, pods: Vec<Pod>, decision: Decision },
+    /// `candidates`: the nodes the decision looked at, in its order, each
+    /// with the usage it counted there (bound and assumed pods); `total`
+    /// nodes were known and the search stopped after `find` feasible ones.
+    Schedule { pod: Pod, candidates: Vec<(Node, Usage)>, total: usize, find: usize, decision: Decision },
     /// `round` 0 decides on the kubelet's cache; later rounds on the pod its
     /// own status write returned.
     SyncPod { now: Time, node: String, host_ip: String, round: u32, pod: Pod, observation: PodObservation, out: SyncOutcome },
@@ -64,9 +80,9 @@ impl Record {
                 out.extend(replicasets.iter().map(|r| (Kind::ReplicaSet.key(&r.metadata.namespace, &r.metadata.name), rv(&r.metadata))));
                 out.extend(pods.iter().map(|p| (Kind::Pod.key(&p.metadata.namespace, &p.metadata.name), rv(&p.metadata))));
             }
-            Record::Schedule { pod, nodes, .. } => {
+            Record::Schedule { pod, candidates, .. } => {
                 out.push((Kind::Pod.key(&pod.metadata.namespace, &pod.metadata.name), rv(&pod.metadata)));
-                out.extend(nodes.iter().map(|n| (Kind::Node.key("", &n.metadata.name), rv(&n.metadata))));
+                out.extend(candidates.iter().map(|(n, _)| (Kind::Node.key("", &n.metadata.name), rv(&n.metadata))));
             }
             Record::SyncPod { pod, .. } => out.push((Kind::Pod.key(&pod.metadata.namespace, &pod.metadata.name), rv(&pod.metadata))),
             Record::NodeLifecycle { nodes, leases, pods, .. } => {
@@ -93,8 +109,9 @@ impl Record {
                 outcome_json(out),
                 Some(*now),
             ),
-            Record::Schedule { pod, nodes, pods: ps, decision } => (
-                json!({"pod": Object::Pod(pod.clone()).to_value(), "nodes": objs(nodes.iter().cloned().map(Object::Node).collect()), "pods": pods(ps)}),
+            Record::Schedule { pod, candidates, total, find, decision } => (
+                json!({"pod": Object::Pod(pod.clone()).to_value(), "total": total, "find": find,
+                       "candidates": candidates.iter().map(|(n, u)| json!({"node": Object::Node(n.clone()).to_value(), "usage": usage_json(u)})).collect::<Vec<_>>()}),
                 match decision {
                     Decision::Bind(n) => json!({"bind": n}),
                     Decision::Unschedulable(m) => json!({"unschedulable": m}),
@@ -147,8 +164,15 @@ impl Record {
             },
             "schedule" => Record::Schedule {
                 pod: obj(Kind::Pod, input.get("pod"), "pod")?.as_pod().cloned().ok_or("pod")?,
-                nodes: list(Kind::Node, "nodes")?.into_iter().filter_map(|o| o.as_node().cloned()).collect(),
-                pods: pods_of(list(Kind::Pod, "pods")?),
+                candidates: input
+                    .get("candidates")
+                    .and_then(Value::as_array)
+                    .ok_or("input.candidates: expected a list")?
+                    .iter()
+                    .map(|c| Ok((obj(Kind::Node, c.get("node"), "candidates.node")?.as_node().cloned().ok_or("candidates.node")?, usage_from(c.get("usage").ok_or("candidates.usage: missing")?)?)))
+                    .collect::<Result<_, String>>()?,
+                total: input.get("total").and_then(Value::as_u64).ok_or("input.total: expected a number")? as usize,
+                find: input.get("find").and_then(Value::as_u64).ok_or("input.find: expected a number")? as usize,
                 decision: match (output.get("bind").and_then(Value::as_str), output.get("unschedulable").and_then(Value::as_str)) {
                     (Some(n), _) => Decision::Bind(n.into()),
                     (_, Some(m)) => Decision::Unschedulable(m.into()),
@@ -205,9 +229,8 @@ impl Record {
                 again = outcome_json(&crate::controller::deployment::reconcile_deployment(*now, deployment, &rs, &ps));
                 recorded = outcome_json(out);
             }
-            Record::Schedule { pod, nodes, pods, decision } => {
-                let (ns, ps): (Vec<&Node>, Vec<&Pod>) = (nodes.iter().collect(), pods.iter().collect());
-                let d = schedule(pod, &ns, &ps, SchedulerOptions::default());
+            Record::Schedule { pod, candidates, total, find, decision } => {
+                let (d, _) = choose(pod, candidates.iter().map(|(n, u)| (n, u)), *total, *find, SchedulerOptions::default());
                 again = json!(format!("{d:?}"));
                 recorded = json!(format!("{decision:?}"));
             }

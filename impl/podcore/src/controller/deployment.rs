@@ -438,3 +438,106 @@ mod tests {
         assert_eq!(fenceposts(&d), (0, 1));
     }
 }
+
+// ------------------------------------------------------------ the machine
+
+/// The Deployment controller as a state machine: which Deployments a
+/// change wakes (a ReplicaSet's controller, every selector that may adopt
+/// an orphan ReplicaSet, the old controller when its labels or owner
+/// change, the Deployment of a pod's ReplicaSet), and the work queue.
+/// Decisions are `reconcile_deployment`'s, over the namespace's
+/// ReplicaSets and the pods of those it controls.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DeploymentController {
+    pub queue: super::queue::Queue,
+    /// Record each decision's inputs (for traces).
+    pub record_inputs: bool,
+}
+
+/// What one reconcile decided, and what it read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reconciled {
+    pub outcome: Outcome,
+    /// The Deployment, the namespace's ReplicaSets and its own ReplicaSets' pods.
+    pub visited: usize,
+    pub inputs: Option<(Deployment, Vec<ReplicaSet>, Vec<Pod>)>,
+}
+
+impl DeploymentController {
+    pub fn handle_deployment(&mut self, key: &str) {
+        self.queue.add(key);
+    }
+
+    pub fn handle_replicaset(&mut self, old: Option<&ReplicaSet>, new: Option<&ReplicaSet>, view: &dyn crate::cache::View) {
+        if let Some(rs) = new.or(old) {
+            self.wake_owner(&rs.metadata, view);
+        }
+        if let (Some(o), Some(n)) = (old, new) {
+            if o.metadata.controller_ref() != n.metadata.controller_ref() || o.metadata.labels != n.metadata.labels {
+                self.wake_owner(&o.metadata, view);
+            }
+        }
+    }
+
+    /// A pod changed: the Deployment of its ReplicaSet looks again (status,
+    /// and Recreate waits for old pods to go).
+    pub fn handle_pod(&mut self, old: Option<&Pod>, new: Option<&Pod>, view: &dyn crate::cache::View) {
+        for p in [old, new].into_iter().flatten() {
+            if let Some(r) = p.metadata.controller_ref().filter(|r| r.kind == "ReplicaSet") {
+                if let Some(rs) = view.get(crate::object::Kind::ReplicaSet, &format!("{}/{}", p.metadata.namespace, r.name)) {
+                    if let Some(d) = rs.meta().controller_ref().filter(|d| d.kind == "Deployment") {
+                        self.queue.add(&format!("{}/{}", p.metadata.namespace, d.name));
+                    }
+                }
+            }
+        }
+    }
+
+    fn wake_owner(&mut self, m: &crate::meta::ObjectMeta, view: &dyn crate::cache::View) {
+        match m.controller_ref() {
+            Some(r) if r.kind == "Deployment" => self.queue.add(&format!("{}/{}", m.namespace, r.name)),
+            Some(_) => {}
+            None => {
+                // An orphan: every Deployment whose selector matches may adopt it.
+                for o in view.in_namespace(crate::object::Kind::Deployment, &m.namespace) {
+                    if let Some(d) = o.as_deployment() {
+                        if !d.spec.selector.is_empty() && d.spec.selector.matches(&m.labels) {
+                            self.queue.add(&d.metadata.key());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn poll(&mut self, now: Time) -> Option<String> {
+        self.queue.pop(now)
+    }
+
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.queue.next_timer()
+    }
+
+    pub fn reconcile(&mut self, now: Time, key: &str, view: &dyn crate::cache::View) -> Reconciled {
+        use crate::object::Kind;
+        let Some(d) = view.get(Kind::Deployment, key).and_then(|o| o.as_deployment()) else {
+            return Reconciled { outcome: Outcome::default(), visited: 0, inputs: None };
+        };
+        let rss: Vec<&ReplicaSet> = view.in_namespace(Kind::ReplicaSet, &d.metadata.namespace).filter_map(|o| o.as_replicaset()).collect();
+        let pods: Vec<&Pod> = rss.iter().filter(|rs| super::is_controlled_by(&rs.metadata, &d.metadata.uid)).flat_map(|rs| view.controlled_by(Kind::Pod, &rs.metadata.uid)).filter_map(|o| o.as_pod()).collect();
+        let outcome = reconcile_deployment(now, d, &rss, &pods);
+        let inputs = self.record_inputs.then(|| (d.clone(), rss.iter().map(|r| (*r).clone()).collect(), pods.iter().map(|p| (*p).clone()).collect()));
+        Reconciled { visited: 1 + rss.len() + pods.len(), outcome, inputs }
+    }
+
+    /// The reconcile of `key` is over (see `ReplicaSetController::done`).
+    pub fn done(&mut self, now: Time, key: &str, requeue_after_ms: Option<i64>, failed: bool) {
+        self.queue.done(key);
+        if failed {
+            self.queue.add_at(key, now.plus_ms(super::replicaset::RETRY_AFTER_MS));
+        }
+        if let Some(ms) = requeue_after_ms {
+            self.queue.add_at(key, now.plus_ms(ms.max(1)));
+        }
+    }
+}

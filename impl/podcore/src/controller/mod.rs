@@ -6,6 +6,7 @@ pub mod expectations;
 pub mod gc;
 pub mod kubelet;
 pub mod nodelifecycle;
+pub mod queue;
 pub mod replicaset;
 pub mod runtimespec;
 pub mod scheduler;

@@ -42,89 +42,201 @@ fn last_heartbeat(n: &Node, lease: Option<&Lease>) -> Option<Time> {
     from_lease.max(from_cond)
 }
 
+/// The whole controller over whole lists: each node's decision
+/// (`node_lifecycle_one`), then the pods bound to nodes that do not exist
+/// (`orphaned_pods`). The machine below takes the same decisions one node
+/// at a time; this is what a pass over everything decides.
 pub fn node_lifecycle(now: Time, nodes: &[&Node], leases: &[&Lease], pods: &[&Pod], cfg: NodeLifecycleConfig) -> Outcome {
     let mut out = Outcome::default();
     let leases: BTreeMap<&str, &Lease> = leases.iter().filter(|l| l.metadata.namespace == NODE_LEASE_NAMESPACE).map(|l| (l.metadata.name.as_str(), *l)).collect();
-    let now_s = now.truncate_to_secs();
-    let mut node_names = std::collections::BTreeSet::new();
+    let mut on: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
+    for p in pods.iter().filter(|p| !p.spec.node_name.is_empty()) {
+        on.entry(p.spec.node_name.as_str()).or_default().push(p);
+    }
     for &node in nodes {
-        node_names.insert(node.metadata.name.as_str());
-        let mut updated = node.clone();
-        // 1. Heartbeats: Unknown after the grace period.
-        let hb = last_heartbeat(node, leases.get(node.metadata.name.as_str()).copied()).or(node.metadata.creation_timestamp);
-        let stale = hb.is_none_or(|t| now.ms_since(t) > cfg.grace_period_ms);
-        if stale && ready_status(node) != "Unknown" {
-            for c in updated.status.conditions.iter_mut() {
-                c.status = "Unknown".into();
-                c.reason = "NodeStatusUnknown".into();
-                c.message = "Kubelet stopped posting node status.".into();
-                c.last_transition_time = Some(now_s);
-            }
-            if !updated.status.conditions.iter().any(|c| c.type_ == "Ready") {
-                updated.status.conditions.push(NodeCondition { type_: "Ready".into(), status: "Unknown".into(), reason: "NodeStatusNeverUpdated".into(), message: "Kubelet never posted node status.".into(), last_transition_time: Some(now_s), last_heartbeat_time: None });
-            }
-            out.effects.push(Effect::update_status(Object::Node(updated)));
-            // Taints follow on the next pass, from the stored status.
-            continue;
+        let mine = on.remove(node.metadata.name.as_str()).unwrap_or_default();
+        merge(&mut out, node_lifecycle_one(now, node, leases.get(node.metadata.name.as_str()).copied(), &mine, cfg));
+    }
+    for (_, left) in on {
+        merge(&mut out, orphaned_pods(&left));
+    }
+    out
+}
+
+fn merge(out: &mut Outcome, o: Outcome) {
+    out.effects.extend(o.effects);
+    if let Some(ms) = o.requeue_after_ms {
+        out.requeue_at_most(ms);
+    }
+}
+
+/// One node: Ready becomes Unknown once its heartbeat (lease or Ready
+/// condition) is older than the grace period; its taints follow its Ready
+/// condition; its pods (`pods`: those bound to it) that do not tolerate a
+/// NoExecute taint, or whose tolerationSeconds ran out, are evicted.
+pub fn node_lifecycle_one(now: Time, node: &Node, lease: Option<&Lease>, pods: &[&Pod], cfg: NodeLifecycleConfig) -> Outcome {
+    let mut out = Outcome::default();
+    let now_s = now.truncate_to_secs();
+    let mut updated = node.clone();
+    // 1. Heartbeats: Unknown after the grace period.
+    let hb = last_heartbeat(node, lease.filter(|l| l.metadata.namespace == NODE_LEASE_NAMESPACE)).or(node.metadata.creation_timestamp);
+    let stale = hb.is_none_or(|t| now.ms_since(t) > cfg.grace_period_ms);
+    if stale && ready_status(node) != "Unknown" {
+        for c in updated.status.conditions.iter_mut() {
+            c.status = "Unknown".into();
+            c.reason = "NodeStatusUnknown".into();
+            c.message = "Kubelet stopped posting node status.".into();
+            c.last_transition_time = Some(now_s);
         }
-        if let Some(t) = hb {
-            if !stale {
-                out.requeue_at_most(t.plus_ms(cfg.grace_period_ms).ms_since(now) + 1000);
-            }
+        if !updated.status.conditions.iter().any(|c| c.type_ == "Ready") {
+            updated.status.conditions.push(NodeCondition { type_: "Ready".into(), status: "Unknown".into(), reason: "NodeStatusNeverUpdated".into(), message: "Kubelet never posted node status.".into(), last_transition_time: Some(now_s), last_heartbeat_time: None });
         }
-        // 2. Taints from the Ready condition.
-        let wanted_key = match ready_status(node) {
-            "True" => None,
-            "False" => Some(TAINT_NOT_READY),
-            _ => Some(TAINT_UNREACHABLE),
-        };
-        let mut taints: Vec<Taint> = node.spec.taints.iter().filter(|t| t.key != TAINT_NOT_READY && t.key != TAINT_UNREACHABLE || Some(t.key.as_str()) == wanted_key).cloned().collect();
-        if let Some(key) = wanted_key {
-            for effect in ["NoSchedule", "NoExecute"] {
-                if !taints.iter().any(|t| t.key == key && t.effect == effect) {
-                    taints.push(Taint { key: key.into(), value: String::new(), effect: effect.into(), time_added: Some(now_s) });
-                }
-            }
+        out.effects.push(Effect::update_status(Object::Node(updated)));
+        // Taints follow on the next pass, from the stored status.
+        return out;
+    }
+    if let Some(t) = hb {
+        if !stale {
+            out.requeue_at_most(t.plus_ms(cfg.grace_period_ms).ms_since(now) + 1000);
         }
-        if taints != node.spec.taints {
-            updated.spec.taints = taints;
-            out.effects.push(Effect::update(Object::Node(updated)));
-            continue;
-        }
-        // 3. Eviction by NoExecute taints.
-        let no_execute: Vec<&Taint> = node.spec.taints.iter().filter(|t| t.effect == "NoExecute").collect();
-        if no_execute.is_empty() {
-            continue;
-        }
-        for &pod in pods.iter().filter(|p| p.spec.node_name == node.metadata.name && p.metadata.deletion_timestamp.is_none()) {
-            // The earliest time any taint evicts this pod.
-            let mut evict_at: Option<Time> = None;
-            for taint in &no_execute {
-                let tol = pod.spec.tolerations.iter().filter(|t| toleration_matches(t, taint)).map(|t| t.toleration_seconds).min_by_key(|s| s.unwrap_or(i64::MAX));
-                let at = match tol {
-                    None => Some(now),
-                    Some(None) => None,
-                    Some(Some(secs)) => Some(taint.time_added.unwrap_or(now).plus_ms(secs.max(0) * 1000)),
-                };
-                evict_at = match (evict_at, at) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            }
-            match evict_at {
-                Some(at) if at <= now => out.effects.push(Effect::delete(&Object::Pod(pod.clone()), None, None)),
-                Some(at) => out.requeue_at_most(at.ms_since(now)),
-                None => {}
+    }
+    // 2. Taints from the Ready condition.
+    let wanted_key = match ready_status(node) {
+        "True" => None,
+        "False" => Some(TAINT_NOT_READY),
+        _ => Some(TAINT_UNREACHABLE),
+    };
+    let mut taints: Vec<Taint> = node.spec.taints.iter().filter(|t| t.key != TAINT_NOT_READY && t.key != TAINT_UNREACHABLE || Some(t.key.as_str()) == wanted_key).cloned().collect();
+    if let Some(key) = wanted_key {
+        for effect in ["NoSchedule", "NoExecute"] {
+            if !taints.iter().any(|t| t.key == key && t.effect == effect) {
+                taints.push(Taint { key: key.into(), value: String::new(), effect: effect.into(), time_added: Some(now_s) });
             }
         }
     }
-    // 4. Pod GC: pods bound to nodes that do not exist.
-    if !nodes.is_empty() || pods.iter().any(|p| !p.spec.node_name.is_empty()) {
-        for &pod in pods {
-            if !pod.spec.node_name.is_empty() && !node_names.contains(pod.spec.node_name.as_str()) {
-                out.effects.push(Effect::delete(&Object::Pod(pod.clone()), None, Some(0)));
-            }
+    if taints != node.spec.taints {
+        updated.spec.taints = taints;
+        out.effects.push(Effect::update(Object::Node(updated)));
+        return out;
+    }
+    // 3. Eviction by NoExecute taints.
+    let no_execute: Vec<&Taint> = node.spec.taints.iter().filter(|t| t.effect == "NoExecute").collect();
+    if no_execute.is_empty() {
+        return out;
+    }
+    for &pod in pods.iter().filter(|p| p.spec.node_name == node.metadata.name && p.metadata.deletion_timestamp.is_none()) {
+        // The earliest time any taint evicts this pod.
+        let mut evict_at: Option<Time> = None;
+        for taint in &no_execute {
+            let tol = pod.spec.tolerations.iter().filter(|t| toleration_matches(t, taint)).map(|t| t.toleration_seconds).min_by_key(|s| s.unwrap_or(i64::MAX));
+            let at = match tol {
+                None => Some(now),
+                Some(None) => None,
+                Some(Some(secs)) => Some(taint.time_added.unwrap_or(now).plus_ms(secs.max(0) * 1000)),
+            };
+            evict_at = match (evict_at, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        match evict_at {
+            Some(at) if at <= now => out.effects.push(Effect::delete(&Object::Pod(pod.clone()), None, None)),
+            Some(at) => out.requeue_at_most(at.ms_since(now)),
+            None => {}
         }
     }
     out
+}
+
+/// Pods bound to a node that does not exist are force-deleted (upstream's pod GC).
+pub fn orphaned_pods(pods: &[&Pod]) -> Outcome {
+    Outcome { effects: pods.iter().map(|p| Effect::delete(&Object::Pod((*p).clone()), None, Some(0))).collect(), requeue_after_ms: None }
+}
+
+// ------------------------------------------------------------ the machine
+
+/// What a node's reconcile needs from the driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeStep {
+    /// Write these (and look again after `requeue_after_ms`).
+    Act(Outcome),
+    /// The cache has pods bound to this node and no such node: ask the
+    /// apiserver (a live GET) before deleting them, as upstream's pod GC
+    /// does, since the node informer may simply not have seen it yet.
+    Verify(String),
+}
+
+/// The node lifecycle controller as a state machine: one key per node,
+/// woken by the node's changes, its lease's renewals and its pods'
+/// changes; so a lease renewal costs one small decision over one node and
+/// its pods, never a pass over the cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NodeLifecycleController {
+    pub cfg: NodeLifecycleConfig,
+    pub queue: super::queue::Queue,
+}
+
+impl NodeLifecycleController {
+    pub fn new(cfg: NodeLifecycleConfig) -> NodeLifecycleController {
+        NodeLifecycleController { cfg, queue: Default::default() }
+    }
+
+    pub fn handle_node(&mut self, name: &str) {
+        self.queue.add(name);
+    }
+
+    pub fn handle_lease(&mut self, lease: &Lease) {
+        if lease.metadata.namespace == NODE_LEASE_NAMESPACE {
+            self.queue.add(&lease.metadata.name);
+        }
+    }
+
+    pub fn handle_pod(&mut self, old: Option<&Pod>, new: Option<&Pod>) {
+        for p in [old, new].into_iter().flatten() {
+            if !p.spec.node_name.is_empty() {
+                self.queue.add(&p.spec.node_name);
+            }
+        }
+    }
+
+    pub fn poll(&mut self, now: Time) -> Option<String> {
+        self.queue.pop(now)
+    }
+
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.queue.next_timer()
+    }
+
+    /// Decides for node `name` over its node, lease and pods in `view`.
+    pub fn reconcile(&mut self, now: Time, name: &str, view: &dyn crate::cache::View) -> (NodeStep, usize) {
+        use crate::object::Kind;
+        let pods: Vec<&Pod> = view.pods_on(name).filter_map(|o| o.as_pod()).collect();
+        match view.get(Kind::Node, name).and_then(|o| o.as_node()) {
+            Some(node) => {
+                let lease = view.get(Kind::Lease, &format!("{NODE_LEASE_NAMESPACE}/{name}")).and_then(|o| o.as_lease());
+                (NodeStep::Act(node_lifecycle_one(now, node, lease, &pods, self.cfg)), 2 + pods.len())
+            }
+            None if pods.is_empty() => (NodeStep::Act(Outcome::default()), 0),
+            None => (NodeStep::Verify(name.to_string()), pods.len()),
+        }
+    }
+
+    /// The live read `Verify` asked for: whether the node exists.
+    pub fn handle_verified(&mut self, name: &str, exists: bool, view: &dyn crate::cache::View) -> Outcome {
+        if exists {
+            return Outcome::default();
+        }
+        let pods: Vec<&Pod> = view.pods_on(name).filter_map(|o| o.as_pod()).collect();
+        orphaned_pods(&pods)
+    }
+
+    pub fn done(&mut self, now: Time, name: &str, requeue_after_ms: Option<i64>, failed: bool) {
+        self.queue.done(name);
+        if failed {
+            self.queue.add_at(name, now.plus_ms(super::replicaset::RETRY_AFTER_MS));
+        }
+        if let Some(ms) = requeue_after_ms {
+            self.queue.add_at(name, now.plus_ms(ms.max(1)));
+        }
+    }
 }

@@ -176,3 +176,165 @@ pub fn expectations_for(out: &Outcome) -> (i64, Vec<String>) {
 pub fn owns(rs: &ReplicaSet, pod: &Pod) -> bool {
     is_controlled_by(&pod.metadata, &rs.metadata.uid)
 }
+
+// ------------------------------------------------------------ the machine
+
+/// After a failed write the key is tried again this much later.
+pub const RETRY_AFTER_MS: i64 = 500;
+
+/// Creations of one reconcile go out in batches of 1, 2, 4, ... (upstream's
+/// slowStartBatch): a failing batch stops the rest, so a quota or a
+/// misconfiguration costs one request, not `burst`.
+pub fn slow_start_batches(n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let (mut left, mut size) = (n, 1usize);
+    while left > 0 {
+        let b = size.min(left);
+        out.push(b);
+        left -= b;
+        size *= 2;
+    }
+    out
+}
+
+/// What one reconcile decided, and what it read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reconciled {
+    pub outcome: Outcome,
+    /// Objects the decision looked at: the ReplicaSet and its candidate pods
+    /// (those it controls and the namespace's orphans), never the cluster.
+    pub visited: usize,
+    /// The inputs, for a trace (None when the ReplicaSet is gone).
+    pub inputs: Option<(ReplicaSet, Vec<Pod>, Expectations)>,
+}
+
+/// The ReplicaSet controller as a state machine: which ReplicaSets a change
+/// wakes (a pod's controller, every selector that may adopt an orphan, the
+/// old controller when a pod's labels or owner change), the expectations it
+/// waits on (met by the changes it is fed, and lowered by every write that
+/// failed, 404 included, as upstream), and the work queue. Decisions are
+/// `reconcile_replicaset`'s; the driver executes the effects and hands each
+/// result back.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReplicaSetController {
+    pub opts: RsOptions,
+    pub queue: super::queue::Queue,
+    pub expectations: std::collections::BTreeMap<String, Expectations>,
+    /// Record each decision's inputs (for traces).
+    pub record_inputs: bool,
+}
+
+impl ReplicaSetController {
+    pub fn new(opts: RsOptions) -> ReplicaSetController {
+        ReplicaSetController { opts, ..Default::default() }
+    }
+
+    /// A ReplicaSet changed (`key` = `ns/name`).
+    pub fn handle_replicaset(&mut self, key: &str) {
+        self.queue.add(key);
+    }
+
+    /// A pod changed: expectations see it, and the ReplicaSets it concerns are woken.
+    pub fn handle_pod(&mut self, old: Option<&Pod>, new: Option<&Pod>, view: &dyn crate::cache::View) {
+        super::expectations::observe_pod_change(&mut self.expectations, old, new);
+        if let Some(p) = new.or(old) {
+            self.wake_owners(p, view);
+        }
+        if let (Some(o), Some(n)) = (old, new) {
+            if o.metadata.controller_ref() != n.metadata.controller_ref() || o.metadata.labels != n.metadata.labels {
+                self.wake_owners(o, view);
+            }
+        }
+    }
+
+    fn wake_owners(&mut self, pod: &Pod, view: &dyn crate::cache::View) {
+        match pod.metadata.controller_ref() {
+            Some(r) if r.kind == "ReplicaSet" => self.queue.add(&format!("{}/{}", pod.metadata.namespace, r.name)),
+            Some(_) => {}
+            None => {
+                // An orphan: every ReplicaSet whose selector matches may adopt it.
+                for o in view.in_namespace(crate::object::Kind::ReplicaSet, &pod.metadata.namespace) {
+                    if let Some(rs) = o.as_replicaset() {
+                        if !rs.spec.selector.is_empty() && rs.spec.selector.matches(&pod.metadata.labels) {
+                            self.queue.add(&rs.metadata.key());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next ReplicaSet to reconcile now.
+    pub fn poll(&mut self, now: Time) -> Option<String> {
+        self.queue.pop(now)
+    }
+
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.queue.next_timer()
+    }
+
+    /// Reconciles the ReplicaSet `poll` returned, over the pods it controls
+    /// and the orphans of its namespace; records what it now expects.
+    pub fn reconcile(&mut self, now: Time, key: &str, view: &dyn crate::cache::View) -> Reconciled {
+        use crate::object::Kind;
+        let Some(rs) = view.get(Kind::ReplicaSet, key).and_then(|o| o.as_replicaset()) else {
+            self.expectations.remove(key);
+            return Reconciled { outcome: Outcome::default(), visited: 0, inputs: None };
+        };
+        let pods: Vec<&Pod> = view.controlled_by(Kind::Pod, &rs.metadata.uid).chain(view.orphans(Kind::Pod, &rs.metadata.namespace)).filter_map(|o| o.as_pod()).collect();
+        let exp = self.expectations.get(key).cloned().unwrap_or_default();
+        let outcome = reconcile_replicaset(now, rs, &pods, &exp, self.opts);
+        let (creations, deletions) = expectations_for(&outcome);
+        if creations > 0 || !deletions.is_empty() {
+            self.expectations.entry(key.to_string()).or_default().expect(creations, deletions, now);
+        }
+        let inputs = self.record_inputs.then(|| (rs.clone(), pods.iter().map(|p| (*p).clone()).collect(), exp));
+        Reconciled { visited: 1 + pods.len(), outcome, inputs }
+    }
+
+    /// One of the reconcile's writes was answered (Err: its HTTP code, or
+    /// 0 when it was never sent because an earlier batch failed). A write
+    /// that did not happen will never be seen: its expectation is lowered.
+    pub fn handle_write_result(&mut self, key: &str, effect: &Effect, result: Result<(), u16>) {
+        if result.is_ok() {
+            return;
+        }
+        if let Some(exp) = self.expectations.get_mut(key) {
+            match effect {
+                Effect::Create(_) => exp.observe_creation(),
+                Effect::Delete(d) => exp.observe_deletion(&d.uid),
+                _ => {}
+            }
+        }
+    }
+
+    /// The reconcile of `key` is over: again after `requeue_after_ms`, and
+    /// after `RETRY_AFTER_MS` if a write failed.
+    pub fn done(&mut self, now: Time, key: &str, requeue_after_ms: Option<i64>, failed: bool) {
+        self.queue.done(key);
+        if failed {
+            self.queue.add_at(key, now.plus_ms(RETRY_AFTER_MS));
+        }
+        if let Some(ms) = requeue_after_ms {
+            self.queue.add_at(key, now.plus_ms(ms.max(1)));
+        }
+    }
+
+    /// Drops expectations that are met (they decide nothing until a new `expect`).
+    pub fn forget_met(&mut self, now: Time) {
+        self.expectations.retain(|_, e| !e.satisfied(now));
+    }
+}
+
+#[cfg(test)]
+mod machine_tests {
+    use super::*;
+
+    #[test]
+    fn slow_start_doubles_and_covers_every_creation() {
+        assert_eq!(slow_start_batches(0), Vec::<usize>::new());
+        assert_eq!(slow_start_batches(1), vec![1]);
+        assert_eq!(slow_start_batches(10), vec![1, 2, 4, 3]);
+        assert_eq!(slow_start_batches(BURST_REPLICAS).iter().sum::<usize>(), BURST_REPLICAS);
+    }
+}

@@ -12,7 +12,7 @@
 use crate::controller::expectations::Expectations;
 use crate::controller::kubelet::{sync_pod, ContainerObservation, ContainerRun, KubeletOptions, PodObservation, RuntimeAction, SandboxObservation, StartFailure, SyncOutcome};
 use crate::controller::replicaset::RsOptions;
-use crate::controller::scheduler::{choose, Decision, SchedulerOptions, Usage};
+use crate::controller::scheduler::{choose, Allocatable, Decision, SchedulerOptions, Usage};
 use crate::effect::{DeleteRequest, Effect, Outcome, Propagation};
 use crate::object::{Kind, Object};
 use crate::time::Time;
@@ -230,7 +230,8 @@ impl Record {
                 recorded = outcome_json(out);
             }
             Record::Schedule { pod, candidates, total, find, decision } => {
-                let (d, _) = choose(pod, candidates.iter().map(|(n, u)| (n, u)), *total, *find, SchedulerOptions::default());
+                let allocs: Vec<Allocatable> = candidates.iter().map(|(n, _)| Allocatable::of(n)).collect();
+                let (d, _) = choose(pod, candidates.iter().zip(&allocs).map(|((n, u), a)| (n, a, u)), *total, *find, SchedulerOptions::default());
                 again = json!(format!("{d:?}"));
                 recorded = json!(format!("{decision:?}"));
             }

@@ -101,6 +101,26 @@ fn allocatable(node: &Node, res: &str) -> Option<i128> {
     node.status.allocatable.get(res).or_else(|| node.status.capacity.get(res)).and_then(|q| q.nanos().ok())
 }
 
+/// A node's allocatable cpu, memory and pods, parsed once per node change
+/// (allocatable, else capacity; None: not stated), so that a decision
+/// parses no quantity per node it visits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Allocatable {
+    pub cpu: Option<i128>,
+    pub memory: Option<i128>,
+    pub pods: Option<i128>,
+}
+
+impl Allocatable {
+    pub fn of(node: &Node) -> Allocatable {
+        Allocatable { cpu: allocatable(node, "cpu"), memory: allocatable(node, "memory"), pods: allocatable(node, "pods") }
+    }
+}
+
+/// One candidate of a decision: the node, its parsed allocatable, and the
+/// usage counted there.
+pub type Candidate<'a> = (&'a Node, &'a Allocatable, &'a Usage);
+
 /// What the pods counted on one node ask for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Usage {
@@ -144,8 +164,9 @@ impl Usage {
     }
 }
 
-/// Why a node does not fit, or None if it does.
-pub fn filter(pod: &Pod, node: &Node, usage: &Usage, opts: SchedulerOptions) -> Option<&'static str> {
+/// Why a node does not fit, or None if it does (`req`: the pod's own
+/// requests, `Contribution::of(pod)`).
+pub fn filter(pod: &Pod, req: &Contribution, node: &Node, alloc: &Allocatable, usage: &Usage, opts: SchedulerOptions) -> Option<&'static str> {
     if node.spec.unschedulable {
         let t = Taint { key: crate::defaults::TAINT_UNSCHEDULABLE.into(), effect: "NoSchedule".into(), ..Default::default() };
         if !tolerates(&pod.spec.tolerations, &t) {
@@ -162,17 +183,16 @@ pub fn filter(pod: &Pod, node: &Node, usage: &Usage, opts: SchedulerOptions) -> 
     }
     let empty = Usage::default();
     let used = if opts.account_bound_pods { usage } else { &empty };
-    if let Some(max_pods) = allocatable(node, "pods") {
+    if let Some(max_pods) = alloc.pods {
         if (used.pods as i128 + 1) * 1_000_000_000 > max_pods {
             return Some("Too many pods");
         }
     }
-    for (res, why, used) in [("cpu", "Insufficient cpu", used.cpu), ("memory", "Insufficient memory", used.memory)] {
-        let req = request_nanos(&pod.spec, res);
+    for (why, req, used, a) in [("Insufficient cpu", req.cpu, used.cpu, alloc.cpu), ("Insufficient memory", req.memory, used.memory, alloc.memory)] {
         if req == 0 {
             continue;
         }
-        match allocatable(node, res) {
+        match a {
             Some(a) if used + req <= a => {}
             _ => return Some(why),
         }
@@ -181,37 +201,38 @@ pub fn filter(pod: &Pod, node: &Node, usage: &Usage, opts: SchedulerOptions) -> 
 }
 
 /// Higher is better: 0..=100 least-allocated, minus a spread penalty.
-fn score(pod: &Pod, node: &Node, usage: &Usage) -> i64 {
+fn score(req: &Contribution, alloc: &Allocatable, usage: &Usage) -> i64 {
     let mut frac_sum = 0i64;
-    for (res, used) in [("cpu", usage.cpu), ("memory", usage.memory)] {
-        let a = allocatable(node, res).unwrap_or(0);
+    for (req, used, a) in [(req.cpu, usage.cpu, alloc.cpu), (req.memory, usage.memory, alloc.memory)] {
+        let a = a.unwrap_or(0);
         if a <= 0 {
             continue;
         }
-        let used = used + request_nanos(&pod.spec, res);
+        let used = used + req;
         frac_sum += (((a - used).max(0) * 100) / a) as i64;
     }
-    let siblings = pod.metadata.controller_ref().and_then(|r| usage.by_owner.get(&r.uid)).copied().unwrap_or(0);
+    let siblings = req.owner.as_ref().and_then(|uid| usage.by_owner.get(uid)).copied().unwrap_or(0);
     frac_sum / 2 - siblings * 100
 }
 
 /// Chooses a node among `candidates` (in the order given), stopping once
 /// `find` feasible nodes were seen. Returns the decision and how many
 /// candidates it looked at. Among the best scores, the first wins.
-pub fn choose<'a>(pod: &Pod, candidates: impl IntoIterator<Item = (&'a Node, &'a Usage)>, total_nodes: usize, find: usize, opts: SchedulerOptions) -> (Decision, usize) {
+pub fn choose<'a>(pod: &Pod, candidates: impl IntoIterator<Item = Candidate<'a>>, total_nodes: usize, find: usize, opts: SchedulerOptions) -> (Decision, usize) {
+    let req = Contribution::of(pod);
     let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut best: Option<(i64, &str)> = None;
     let (mut visited, mut feasible) = (0, 0);
-    for (node, usage) in candidates {
+    for (node, alloc, usage) in candidates {
         if feasible >= find {
             break;
         }
         visited += 1;
-        match filter(pod, node, usage, opts) {
+        match filter(pod, &req, node, alloc, usage, opts) {
             Some(why) => *reasons.entry(why).or_default() += 1,
             None => {
                 feasible += 1;
-                let s = score(pod, node, usage);
+                let s = score(&req, alloc, usage);
                 // Strictly better only: among equals the earliest stays.
                 if best.is_none_or(|(bs, _)| s > bs) {
                     best = Some((s, node.metadata.name.as_str()));
@@ -281,8 +302,9 @@ pub struct Scheduled {
     pub decision: Decision,
     /// The write to make: the binding, or the Unschedulable status (None: nothing to write).
     pub effect: Option<Effect>,
-    /// The nodes the decision looked at, in order.
-    pub visited: Vec<String>,
+    /// How many nodes the decision looked at, and the first of them.
+    pub visited: usize,
+    pub first: Option<String>,
     /// With `record_candidates`: each of them with the usage the decision counted there.
     pub candidates: Vec<(Node, Usage)>,
     /// Nodes known, and feasible nodes the search looked for.
@@ -297,7 +319,7 @@ pub struct Scheduler {
     pub opts: SchedulerOptions,
     pub name: String,
     /// Shared, so that cloning the machine (as the model does per state) copies no Node.
-    nodes: BTreeMap<String, Arc<Node>>,
+    nodes: BTreeMap<String, (Arc<Node>, Allocatable)>,
     /// Per node name, what the counted pods ask for (nodes not yet seen too).
     usage: BTreeMap<String, Usage>,
     assumed: BTreeMap<String, Assumption>,
@@ -337,7 +359,7 @@ impl Scheduler {
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.values().map(|n| &**n)
+        self.nodes.values().map(|(n, _)| &**n)
     }
 
     /// Whether a restart would lose anything: bindings not yet seen or
@@ -353,7 +375,7 @@ impl Scheduler {
     /// Renames nodes (the model's symmetry): `rename` maps old names to
     /// new, and `nodes` are the machine's nodes as renamed in its cache.
     pub fn rename_nodes(&mut self, rename: &dyn Fn(&str) -> String, nodes: Vec<Node>) {
-        self.nodes = nodes.into_iter().map(|n| (n.metadata.name.clone(), Arc::new(n))).collect();
+        self.nodes = nodes.into_iter().map(|n| (n.metadata.name.clone(), (Allocatable::of(&n), Arc::new(n)))).map(|(k, (a, n))| (k, (n, a))).collect();
         self.usage = std::mem::take(&mut self.usage).into_iter().map(|(k, u)| (rename(&k), u)).collect();
         for a in self.assumed.values_mut() {
             a.node = rename(&a.node);
@@ -372,7 +394,7 @@ impl Scheduler {
             .filter(|(_, e)| e.state == Waiting::Unschedulable)
             .filter(|(k, _)| {
                 pod_of(k).is_some_and(|p| {
-                    let candidates = self.nodes.iter().map(|(n, node)| (&**node, self.usage.get(n).unwrap_or(&empty)));
+                    let candidates = self.nodes.iter().map(|(n, (node, alloc))| (&**node, alloc, self.usage.get(n).unwrap_or(&empty)));
                     matches!(choose(p, candidates, total, total, self.opts).0, Decision::Bind(_))
                 })
             })
@@ -404,7 +426,7 @@ impl Scheduler {
         let keys: Vec<String> = self.active.iter().map(|(_, k)| k.clone()).collect();
         for k in keys {
             let Some(p) = pod_of(&k).filter(|p| wants(p, &self.name) && !self.assumed.contains_key(&k)) else { continue };
-            let candidates = self.nodes.iter().map(|(n, node)| (&**node, self.usage.get(n).unwrap_or(&empty)));
+            let candidates = self.nodes.iter().map(|(n, (node, alloc))| (&**node, alloc, self.usage.get(n).unwrap_or(&empty)));
             if let (Decision::Unschedulable(msg), _) = choose(p, candidates, total, total, self.opts) {
                 if unschedulable_status(p, &msg, Time::default()).is_none() {
                     self.set_waiting(&k, Some(Waiting::Unschedulable), None);
@@ -529,8 +551,8 @@ impl Scheduler {
                 self.nodes.remove(name);
             }
             Some(n) => {
-                let fits_differently = self.nodes.get(name).is_none_or(|o| o.spec != n.spec || o.metadata.labels != n.metadata.labels || o.status.allocatable != n.status.allocatable || o.status.capacity != n.status.capacity);
-                self.nodes.insert(name.to_string(), Arc::new(n.clone()));
+                let fits_differently = self.nodes.get(name).is_none_or(|(o, _)| o.spec != n.spec || o.metadata.labels != n.metadata.labels || o.status.allocatable != n.status.allocatable || o.status.capacity != n.status.capacity);
+                self.nodes.insert(name.to_string(), (Arc::new(n.clone()), Allocatable::of(n)));
                 if fits_differently {
                     self.move_unschedulable();
                 }
@@ -576,26 +598,26 @@ impl Scheduler {
         };
         let total = self.nodes.len();
         let find = nodes_to_find(total);
-        let (decision, visited) = {
-            let names: Vec<&String> = if prefer.is_empty() {
-                // Name order, from where the last sampled search stopped.
-                let start = if find < total { self.next_start % total.max(1) } else { 0 };
-                self.nodes.keys().skip(start).chain(self.nodes.keys().take(start)).collect()
-            } else {
-                let mut v: Vec<&String> = self.nodes.keys().collect();
-                v.sort_by_key(|n| prefer.iter().position(|p| p == *n).unwrap_or(usize::MAX));
-                v
-            };
-            let empty = Usage::default();
-            let candidates = names.iter().map(|n| (&*self.nodes[*n], self.usage.get(*n).unwrap_or(&empty)));
-            let (decision, looked) = choose(pod, candidates, total, find, self.opts);
-            (decision, names.iter().take(looked).map(|n| n.to_string()).collect::<Vec<String>>())
-        };
-        if visited.len() < total {
-            self.next_start = (self.next_start + visited.len()) % total.max(1);
-        }
         let empty = Usage::default();
-        let candidates = if self.record_candidates { visited.iter().map(|n| ((*self.nodes[n]).clone(), self.usage.get(n).unwrap_or(&empty).clone())).collect() } else { vec![] };
+        let entries: Box<dyn Iterator<Item = (&String, &(Arc<Node>, Allocatable))>> = if prefer.is_empty() {
+            // Name order, from where the last sampled search stopped.
+            let start = if find < total { self.next_start % total.max(1) } else { 0 };
+            Box::new(self.nodes.iter().skip(start).chain(self.nodes.iter().take(start)))
+        } else {
+            let mut v: Vec<_> = self.nodes.iter().collect();
+            v.sort_by_key(|(n, _)| prefer.iter().position(|p| p == *n).unwrap_or(usize::MAX));
+            Box::new(v.into_iter())
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        let candidates = entries.inspect(|(n, _)| seen.push(n.as_str())).map(|(n, (node, alloc))| (&**node, alloc, self.usage.get(n).unwrap_or(&empty)));
+        let (decision, looked) = choose(pod, candidates, total, find, self.opts);
+        seen.truncate(looked);
+        let first = seen.first().map(|n| n.to_string());
+        let candidates = if self.record_candidates { seen.iter().map(|n| ((*self.nodes[*n].0).clone(), self.usage.get(*n).unwrap_or(&empty).clone())).collect() } else { vec![] };
+        drop(seen);
+        if looked < total {
+            self.next_start = (self.next_start + looked) % total.max(1);
+        }
         let effect = match &decision {
             Decision::Bind(node) => {
                 let a = Assumption { uid: pod.metadata.uid.clone(), node: node.clone(), contribution: Contribution::of(pod) };
@@ -609,7 +631,7 @@ impl Scheduler {
                 unschedulable_status(pod, msg, now)
             }
         };
-        Some(Scheduled { decision, effect, visited, candidates, total, find })
+        Some(Scheduled { decision, effect, visited: looked, first, candidates, total, find })
     }
 
     /// The apiserver answered the write `schedule` returned for `key`
@@ -860,9 +882,9 @@ mod tests {
         let mut s = machine(&nodes, &[]);
         let p = pod("p", "100m", "");
         let first = s.schedule(Time(0), "default/p", Some(&p), &[]).unwrap();
-        assert_eq!((first.visited.len(), first.visited[0].as_str()), (420, "n0000"));
+        assert_eq!((first.visited, first.first.as_deref()), (420, Some("n0000")));
         let q = pod("q", "100m", "");
         let second = s.schedule(Time(0), "default/q", Some(&q), &[]).unwrap();
-        assert_eq!(second.visited[0], "n0420", "the next search starts where the last stopped");
+        assert_eq!(second.first.as_deref(), Some("n0420"), "the next search starts where the last stopped");
     }
 }

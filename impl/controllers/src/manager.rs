@@ -26,8 +26,8 @@ const COMPONENT: &str = "controller-manager";
 
 /// Changes buffered between the informers and the controllers.
 pub const CHANGE_CHANNEL: usize = 4096;
-/// Retry delay after a failed or conflicting write.
-pub const RETRY_AFTER: Duration = Duration::from_millis(500);
+/// Retry delay after a failed or conflicting write (the core's machines' own).
+pub const RETRY_AFTER: Duration = Duration::from_millis(podcore::controller::queue::RETRY_AFTER_MS as u64);
 
 /// How often node health is checked even when nothing changes (upstream's
 /// node-monitor-period).

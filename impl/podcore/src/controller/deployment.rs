@@ -499,12 +499,8 @@ impl DeploymentController {
             Some(_) => {}
             None => {
                 // An orphan: every Deployment whose selector matches may adopt it.
-                for o in view.in_namespace(crate::object::Kind::Deployment, &m.namespace) {
-                    if let Some(d) = o.as_deployment() {
-                        if !d.spec.selector.is_empty() && d.spec.selector.matches(&m.labels) {
-                            self.queue.add(&d.metadata.key());
-                        }
-                    }
+                for k in super::adopters(view, crate::object::Kind::Deployment, &m.namespace, &m.labels) {
+                    self.queue.add(&k);
                 }
             }
         }
@@ -532,12 +528,6 @@ impl DeploymentController {
 
     /// The reconcile of `key` is over (see `ReplicaSetController::done`).
     pub fn done(&mut self, now: Time, key: &str, requeue_after_ms: Option<i64>, failed: bool) {
-        self.queue.done(key);
-        if failed {
-            self.queue.add_at(key, now.plus_ms(super::replicaset::RETRY_AFTER_MS));
-        }
-        if let Some(ms) = requeue_after_ms {
-            self.queue.add_at(key, now.plus_ms(ms.max(1)));
-        }
+        self.queue.finish(now, key, requeue_after_ms, failed);
     }
 }

@@ -235,10 +235,7 @@ impl GarbageCollector {
     }
 
     pub fn done(&mut self, now: crate::time::Time, key: &str, failed: bool) {
-        self.queue.done(key);
-        if failed {
-            self.queue.add_at(key, now.plus_ms(super::replicaset::RETRY_AFTER_MS));
-        }
+        self.queue.finish(now, key, None, failed);
     }
 }
 

@@ -26,6 +26,23 @@ pub fn controller_ref(api_version: &str, kind: &str, owner: &ObjectMeta) -> Owne
     }
 }
 
+/// The keys of the controllers of `kind` (ReplicaSet or Deployment) in
+/// `ns` whose selector matches `labels`: those that may adopt an orphan
+/// with these labels, so the ones an orphan's change wakes (upstream's
+/// getPodReplicaSets / getDeploymentsForReplicaSet).
+pub fn adopters(view: &dyn crate::cache::View, kind: crate::object::Kind, ns: &str, labels: &crate::meta::StringMap) -> Vec<String> {
+    use crate::object::Object;
+    view.in_namespace(kind, ns)
+        .filter_map(|o| match o {
+            Object::ReplicaSet(rs) => Some((&rs.spec.selector, &rs.metadata)),
+            Object::Deployment(d) => Some((&d.spec.selector, &d.metadata)),
+            _ => None,
+        })
+        .filter(|(sel, _)| !sel.is_empty() && sel.matches(labels))
+        .map(|(_, m)| m.key())
+        .collect()
+}
+
 /// Whether `meta` is controlled by the object with uid `owner_uid`.
 pub fn is_controlled_by(meta: &ObjectMeta, owner_uid: &str) -> bool {
     meta.controller_ref().is_some_and(|r| r.uid == owner_uid)

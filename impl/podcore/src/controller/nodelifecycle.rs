@@ -231,12 +231,6 @@ impl NodeLifecycleController {
     }
 
     pub fn done(&mut self, now: Time, name: &str, requeue_after_ms: Option<i64>, failed: bool) {
-        self.queue.done(name);
-        if failed {
-            self.queue.add_at(name, now.plus_ms(super::replicaset::RETRY_AFTER_MS));
-        }
-        if let Some(ms) = requeue_after_ms {
-            self.queue.add_at(name, now.plus_ms(ms.max(1)));
-        }
+        self.queue.finish(now, name, requeue_after_ms, failed);
     }
 }

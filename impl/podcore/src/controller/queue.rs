@@ -6,6 +6,9 @@
 use crate::time::Time;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+/// Retry delay after a reconcile whose write failed or conflicted.
+pub const RETRY_AFTER_MS: i64 = 500;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Queue {
     order: VecDeque<String>,
@@ -51,6 +54,19 @@ impl Queue {
         self.processing.remove(key);
         if self.dirty.remove(key) {
             self.add(key);
+        }
+    }
+
+    /// A reconcile of `key` is over: done, then queued again after
+    /// `RETRY_AFTER_MS` if one of its writes failed, and at the requeue
+    /// time its outcome asked for (the earlier of the two wins).
+    pub fn finish(&mut self, now: Time, key: &str, requeue_after_ms: Option<i64>, failed: bool) {
+        self.done(key);
+        if failed {
+            self.add_at(key, now.plus_ms(RETRY_AFTER_MS));
+        }
+        if let Some(ms) = requeue_after_ms {
+            self.add_at(key, now.plus_ms(ms.max(1)));
         }
     }
 

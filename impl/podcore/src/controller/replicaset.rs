@@ -179,8 +179,6 @@ pub fn owns(rs: &ReplicaSet, pod: &Pod) -> bool {
 
 // ------------------------------------------------------------ the machine
 
-/// After a failed write the key is tried again this much later.
-pub const RETRY_AFTER_MS: i64 = 500;
 
 /// Creations of one reconcile go out in batches of 1, 2, 4, ... (upstream's
 /// slowStartBatch): a failing batch stops the rest, so a quota or a
@@ -253,12 +251,8 @@ impl ReplicaSetController {
             Some(_) => {}
             None => {
                 // An orphan: every ReplicaSet whose selector matches may adopt it.
-                for o in view.in_namespace(crate::object::Kind::ReplicaSet, &pod.metadata.namespace) {
-                    if let Some(rs) = o.as_replicaset() {
-                        if !rs.spec.selector.is_empty() && rs.spec.selector.matches(&pod.metadata.labels) {
-                            self.queue.add(&rs.metadata.key());
-                        }
-                    }
+                for k in super::adopters(view, crate::object::Kind::ReplicaSet, &pod.metadata.namespace, &pod.metadata.labels) {
+                    self.queue.add(&k);
                 }
             }
         }
@@ -311,13 +305,7 @@ impl ReplicaSetController {
     /// The reconcile of `key` is over: again after `requeue_after_ms`, and
     /// after `RETRY_AFTER_MS` if a write failed.
     pub fn done(&mut self, now: Time, key: &str, requeue_after_ms: Option<i64>, failed: bool) {
-        self.queue.done(key);
-        if failed {
-            self.queue.add_at(key, now.plus_ms(RETRY_AFTER_MS));
-        }
-        if let Some(ms) = requeue_after_ms {
-            self.queue.add_at(key, now.plus_ms(ms.max(1)));
-        }
+        self.queue.finish(now, key, requeue_after_ms, failed);
     }
 
     /// Drops expectations that are met (they decide nothing until a new `expect`).

@@ -387,19 +387,19 @@ impl Scheduler {
     /// unless a change that can make room failed to move them back: the
     /// model checks that it is.
     pub fn unschedulable_that_fit<'a>(&self, pod_of: impl Fn(&str) -> Option<&'a Pod>) -> Vec<String> {
-        let empty = Usage::default();
-        let total = self.nodes.len();
         self.waiting
             .iter()
-            .filter(|(_, e)| e.state == Waiting::Unschedulable)
-            .filter(|(k, _)| {
-                pod_of(k).is_some_and(|p| {
-                    let candidates = self.nodes.iter().map(|(n, (node, alloc))| (&**node, alloc, self.usage.get(n).unwrap_or(&empty)));
-                    matches!(choose(p, candidates, total, total, self.opts).0, Decision::Bind(_))
-                })
-            })
+            .filter(|(k, e)| e.state == Waiting::Unschedulable && pod_of(k).is_some_and(|p| matches!(self.choose_among_all(p), Decision::Bind(_))))
             .map(|(k, _)| k.clone())
             .collect()
+    }
+
+    /// The decision for `p` over every node in name order, unsampled.
+    fn choose_among_all(&self, p: &Pod) -> Decision {
+        let empty = Usage::default();
+        let total = self.nodes.len();
+        let candidates = self.nodes.iter().map(|(n, (node, alloc))| (&**node, alloc, self.usage.get(n).unwrap_or(&empty)));
+        choose(p, candidates, total, total, self.opts).0
     }
 
     fn back_off(&mut self, now: Time, key: &str) {
@@ -422,12 +422,10 @@ impl Scheduler {
         if nodes_to_find(total) < total {
             return;
         }
-        let empty = Usage::default();
         let keys: Vec<String> = self.active.iter().map(|(_, k)| k.clone()).collect();
         for k in keys {
             let Some(p) = pod_of(&k).filter(|p| wants(p, &self.name) && !self.assumed.contains_key(&k)) else { continue };
-            let candidates = self.nodes.iter().map(|(n, (node, alloc))| (&**node, alloc, self.usage.get(n).unwrap_or(&empty)));
-            if let (Decision::Unschedulable(msg), _) = choose(p, candidates, total, total, self.opts) {
+            if let Decision::Unschedulable(msg) = self.choose_among_all(p) {
                 if unschedulable_status(p, &msg, Time::default()).is_none() {
                     self.set_waiting(&k, Some(Waiting::Unschedulable), None);
                 }

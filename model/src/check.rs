@@ -98,6 +98,9 @@ pub struct ModelConfig {
     pub consistency: Consistency,
     /// Component crashes (cache and in-memory state lost, then relisted).
     pub crashes: u8,
+    /// Times a controller (ReplicaSet or Deployment) is woken while its
+    /// cache may be behind the store (`Action::Resync`).
+    pub resyncs: u8,
     /// Kubelets that die for good.
     pub node_failures: u8,
     /// Containers that exit with code 1.
@@ -148,6 +151,7 @@ impl Default for ModelConfig {
             replicas: DEFAULT_REPLICAS,
             consistency: Consistency::StaleMonotonic,
             crashes: 0,
+            resyncs: 0,
             node_failures: 0,
             container_exits: 0,
             rollout: false,
@@ -180,6 +184,13 @@ pub enum Action {
     /// The component crashes and restarts: in-memory state is lost and the
     /// cache is relisted.
     Restart(Component),
+    /// The controller's informers resync: every object it holds is
+    /// delivered again unchanged, waking what such an update wakes. This is
+    /// how, in the model, a controller comes to decide again on a cache that
+    /// is behind the store: the model's caches catch up all at once, where
+    /// an informer's catch up object by object, so the change of one object
+    /// can wake a controller before the changes of others arrive.
+    Resync(Component),
     /// The newest running container on this node exits with code 1.
     ExitContainer(u8),
     /// This node's kubelet stops for good.
@@ -207,6 +218,7 @@ pub struct State {
     /// The revision each cache reflects.
     pub cache_revisions: BTreeMap<Component, u64>,
     pub crashes_left: u8,
+    pub resyncs_left: u8,
     pub node_failures_left: u8,
     pub exits_left: u8,
     pub ticks_left: u8,
@@ -297,7 +309,7 @@ impl PodChainModel {
                 n.cluster.step_deployments(&view);
             }
             Component::ReplicaSets => {
-                n.cluster.step_replicasets(&view, self.cfg.consistency == Consistency::Linearizable);
+                n.cluster.step_replicasets(&view);
             }
             Component::Scheduler => {
                 let prefer: Vec<String> = order.iter().map(|i| node_name(*i)).collect();
@@ -444,43 +456,51 @@ impl PodChainModel {
 
     /// Drops what no later step can tell apart, so that states differing
     /// only in it are one state: bookkeeping of the last step (journal,
-    /// wake-up), expectations already met (the controller treats a met
-    /// expectation as none, and only a new `expect` changes that),
-    /// changes the scheduler's cache holds and its machine has not been fed
-    /// (it is fed them first thing at its next step), active pods the
-    /// scheduler's next step would set aside without a write
-    /// (`Scheduler::settle`), and first bindings of pods that are gone from the store and
-    /// from every runtime.
+    /// wake-up); changes a component's cache holds and its machine has not
+    /// been fed (it is fed them first thing at its next step, so it is fed
+    /// them now); and, in each machine, the pending looks that would write
+    /// nothing (taken now: `Queue::settle`, and `Scheduler::settle` for
+    /// pods that fit nowhere), met expectations; first bindings of pods
+    /// that are gone from the store and from every runtime.
     fn canonicalize(&self, n: &mut State) {
         n.cluster.journal.clear();
         n.cluster.wake_at = None;
         let now = n.cluster.now;
-        n.cluster.expectations.retain(|_, e| !e.satisfied(now));
-        // The scheduler's machine is fed its cache now rather than at its next
-        // step: it would be fed exactly this first thing, so the states are one.
-        let view = self.view(n, Component::Scheduler).clone();
-        n.cluster.feed_scheduler(&view);
-        n.cluster.scheduler.settle(|key| key.split_once('/').and_then(|(ns, name)| view.get(&Kind::Pod.key(ns, name))).and_then(|o| o.as_pod()));
+        for c in self.components() {
+            let view = self.view(n, c).clone();
+            let cl = &mut n.cluster;
+            match c {
+                Component::Deployments => {
+                    cl.deployments.feed(&view);
+                    cl.deployments.machine.settle(now, &*view);
+                }
+                Component::ReplicaSets => {
+                    cl.replicasets.feed(&view);
+                    cl.replicasets.machine.settle(now, &*view);
+                }
+                Component::Scheduler => {
+                    cl.scheduler.feed(&view);
+                    cl.scheduler.machine.settle(|key| key.split_once('/').and_then(|(ns, name)| view.get(&Kind::Pod.key(ns, name))).and_then(|o| o.as_pod()));
+                }
+                Component::NodeLifecycle => {
+                    cl.node_lifecycle.feed(&view);
+                    cl.node_lifecycle.machine.settle(now, &*view);
+                }
+                Component::GarbageCollector => {
+                    cl.gc.feed(&view);
+                    cl.gc.machine.settle(now, &*view);
+                }
+                Component::Kubelet(_) => {}
+            }
+        }
         let live: BTreeSet<String> = pods(&n.cluster.objects).into_iter().map(|p| p.metadata.uid.clone()).chain(n.cluster.agents.values().flat_map(|a| a.runtime.pods.keys().cloned())).collect();
         n.bound.retain(|uid, _| live.contains(uid));
     }
 
     /// `c`'s watch delivers everything up to now: its cache becomes the
-    /// store, and the ReplicaSet controller meets its expectations from the
-    /// pod changes it sees.
+    /// store (its machine is fed the changes in `canonicalize`).
     fn sync(&self, s: &State, c: Component) -> State {
         let mut n = s.clone();
-        if c == Component::ReplicaSets {
-            let old = &s.caches[&c];
-            let new = &s.cluster.objects;
-            let keys: BTreeSet<&String> = pods_keys(old).chain(pods_keys(new)).collect();
-            for k in keys {
-                let (o, nw) = (old.get(k).and_then(|o| o.as_pod()), new.get(k).and_then(|o| o.as_pod()));
-                if o != nw {
-                    podcore::controller::expectations::observe_pod_change(&mut n.cluster.expectations, o, nw);
-                }
-            }
-        }
         n.caches.insert(c, self.fresh(s, c));
         n.cache_revisions.insert(c, s.cluster.revision);
         n
@@ -506,8 +526,8 @@ impl PodChainModel {
     /// are tested against containerd).
     pub fn restart_loses_something(&self, s: &State, c: Component) -> bool {
         match c {
-            Component::ReplicaSets => s.cluster.expectations.values().any(|e| !e.satisfied(s.cluster.now)),
-            Component::Scheduler => s.cluster.scheduler.holds_state(),
+            Component::ReplicaSets => s.cluster.replicasets.machine.holds_state(s.cluster.now),
+            Component::Scheduler => s.cluster.scheduler.machine.holds_state(),
             _ => false,
         }
     }
@@ -651,10 +671,10 @@ impl Model for PodChainModel {
             check_resource_version: cfg.check_resource_version,
             lease_renew_ms: cfg.tick_ms,
             default_toleration_seconds: cfg.toleration_seconds,
+            node_lifecycle: podcore::controller::nodelifecycle::NodeLifecycleConfig { grace_period_ms: cfg.tick_ms * 2 },
             ..ClusterConfig::default()
         };
         let mut c = Cluster::new(cc, START);
-        c.cfg.node_lifecycle.grace_period_ms = cfg.tick_ms * 2;
         for i in 1..=cfg.nodes {
             c.add_node(&node_name(i));
             let v = c.objects.clone();
@@ -669,6 +689,7 @@ impl Model for PodChainModel {
             caches,
             cache_revisions,
             crashes_left: cfg.crashes,
+            resyncs_left: cfg.resyncs,
             node_failures_left: cfg.node_failures,
             exits_left: cfg.container_exits,
             ticks_left: cfg.ticks,
@@ -700,6 +721,9 @@ impl Model for PodChainModel {
             }
             if s.crashes_left > 0 && self.restart_loses_something(s, c) {
                 actions.push(Action::Restart(c));
+            }
+            if s.resyncs_left > 0 && matches!(c, Component::ReplicaSets | Component::Deployments) {
+                actions.push(Action::Resync(c));
             }
         }
         if s.exits_left > 0 {
@@ -735,13 +759,23 @@ impl Model for PodChainModel {
             Action::Step(c) => self.step(s, c),
             Action::Schedule(order) => self.step_in_order(s, Component::Scheduler, &order),
             Action::Sync(c) => self.sync(s, c),
+            Action::Resync(c) => {
+                let mut n = s.clone();
+                n.resyncs_left -= 1;
+                match c {
+                    Component::ReplicaSets => n.cluster.replicasets.resync(),
+                    Component::Deployments => n.cluster.deployments.resync(),
+                    _ => {}
+                }
+                n
+            }
             Action::Restart(c) => {
                 let mut n = s.clone();
                 n.crashes_left -= 1;
                 n.caches.insert(c, self.fresh(s, c));
                 n.cache_revisions.insert(c, s.cluster.revision);
                 match c {
-                    Component::ReplicaSets => n.cluster.expectations.clear(),
+                    Component::ReplicaSets => n.cluster.restart_replicasets(),
                     Component::Scheduler => n.cluster.restart_scheduler(),
                     _ => {}
                 }
@@ -820,6 +854,7 @@ impl Model for PodChainModel {
             }
             Action::Sync(c) => format!("{}'s watch catches up", c.name()),
             Action::Restart(c) => format!("{} crashes and restarts", c.name()),
+            Action::Resync(c) => format!("{}'s informers resync", c.name()),
             Action::ExitContainer(i) => format!("a container on node-{i} exits with code 1"),
             Action::FailNode(i) => format!("node-{i}'s kubelet dies"),
             Action::UpdateImage => "the user changes the image".into(),
@@ -839,8 +874,8 @@ impl Model for PodChainModel {
                 })
             }),
             Property::<Self>::always("no pod waits as unschedulable while it would fit", |_, s: &State| {
-                let fed = &s.cluster.scheduler_fed;
-                s.cluster.scheduler.unschedulable_that_fit(|key| key.split_once('/').and_then(|(ns, name)| fed.get(&Kind::Pod.key(ns, name))).and_then(|o| o.as_pod())).is_empty()
+                let fed = &s.cluster.scheduler.fed;
+                s.cluster.scheduler.machine.unschedulable_that_fit(|key| key.split_once('/').and_then(|(ns, name)| fed.get(&Kind::Pod.key(ns, name))).and_then(|o| o.as_pod())).is_empty()
             }),
             Property::<Self>::always("a kubelet runs only pods bound to its node, one sandbox per pod", |_, s: &State| {
                 let mut seen = BTreeSet::new();
@@ -866,11 +901,6 @@ impl Model for PodChainModel {
             Property::<Self>::sometimes("the deployment converges", |m, s: &State| m.converged(s)),
         ]
     }
-}
-
-fn pods_keys(o: &Objects) -> impl Iterator<Item = &String> {
-    let prefix = Kind::Pod.key_prefix();
-    o.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(k, _)| k)
 }
 
 /// What one `run_check` did: its verdict and its size and speed, for

@@ -2,13 +2,14 @@
 //! component sees the store as it is now); the model adds stale caches.
 
 use podcore::admission::{self, CreateContext, Write};
-use podcore::controller::deployment::reconcile_deployment;
-use podcore::controller::expectations::Expectations;
-use podcore::controller::gc::garbage_collect;
+use podcore::controller::deployment::DeploymentController;
+use podcore::controller::gc::{GarbageCollector, GcStep};
 use podcore::controller::kubelet::{node_object, orphan_actions, renewed_lease, sync_pod, KubeletOptions, NodeFacts};
-use podcore::controller::nodelifecycle::{node_lifecycle, NodeLifecycleConfig, NODE_LEASE_NAMESPACE};
-use podcore::controller::replicaset::{expectations_for, reconcile_replicaset, RsOptions};
+use podcore::controller::nodelifecycle::{NodeLifecycleConfig, NodeLifecycleController, NodeStep, NODE_LEASE_NAMESPACE};
+use podcore::controller::replicaset::{waves, ReplicaSetController, RsOptions};
 use podcore::controller::scheduler::{Scheduler, SchedulerOptions};
+use podcore::cache::View;
+use podcore::controller::Controller;
 use podcore::controller::simruntime::SimNode;
 use podcore::defaults::DEFAULT_SCHEDULER_NAME;
 use podcore::effect::{DeleteRequest, Effect};
@@ -85,6 +86,51 @@ pub struct Applied {
     pub stored: Option<Shared<Object>>,
 }
 
+/// A controller machine and the cache it was last fed: `feed` hands it
+/// every change between that cache and a newer one, as its informers
+/// would (the daemons hand it each change as it arrives).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Fed<M> {
+    pub machine: M,
+    pub fed: Store,
+}
+
+impl<M: Controller> Fed<M> {
+    pub fn new(machine: M) -> Fed<M> {
+        Fed { machine, fed: Store::default() }
+    }
+
+    /// Feeds the machine every change of the kinds it watches between the
+    /// cache it was last fed and `view`.
+    pub fn feed(&mut self, view: &Store) {
+        if view.same_map(&self.fed) {
+            return;
+        }
+        let fed = std::mem::take(&mut self.fed);
+        let objects: &Objects = view;
+        for kind in M::WATCHES {
+            Store::diff_under(&fed, view, &kind.key_prefix(), |_, old, new| {
+                let key = new.or(old).expect("in one of them").meta().key();
+                self.machine.handle_change(*kind, &key, old.map(|o| &**o), new.map(|o| &**o), objects);
+            });
+        }
+        self.fed = view.clone();
+    }
+
+    /// A resync: the informers deliver every object they hold again as an
+    /// update that changes nothing (client-go's resync period), so the
+    /// machine looks again at whatever such updates wake — possibly while
+    /// its cache is behind the store.
+    pub fn resync(&mut self) {
+        let objects: &Objects = &self.fed;
+        for kind in M::WATCHES {
+            for o in objects.list(*kind) {
+                self.machine.handle_change(*kind, &o.meta().key(), Some(o), Some(o), objects);
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cluster {
     pub now: Time,
@@ -92,11 +138,15 @@ pub struct Cluster {
     pub objects: Store,
     pub next_id: u64,
     pub agents: BTreeMap<String, Agent>,
-    pub expectations: BTreeMap<String, Expectations>,
-    /// The scheduler's machine (its queue, per-node usage and assumed
-    /// bindings), and the cache it was last fed (`feed_scheduler`).
-    pub scheduler: Scheduler,
-    pub scheduler_fed: Store,
+    /// The controller machines, each with the cache it was last fed: the
+    /// same machines the daemons drive (their queues, the ReplicaSet
+    /// expectations, the scheduler's usage and assumed bindings, the
+    /// collector's absent owners).
+    pub replicasets: Fed<ReplicaSetController>,
+    pub deployments: Fed<DeploymentController>,
+    pub node_lifecycle: Fed<NodeLifecycleController>,
+    pub gc: Fed<GarbageCollector>,
+    pub scheduler: Fed<Scheduler>,
     pub cfg: ClusterConfig,
     /// Every write applied, in order (cleared by whoever consumes it).
     pub journal: Vec<Applied>,
@@ -108,6 +158,17 @@ pub struct Cluster {
     last_stored: Option<Shared<Object>>,
 }
 
+/// A key whose write failed is retried at the machine's next step, not
+/// after `RETRY_AFTER_MS`: the model takes components to be fast next to
+/// their timeouts (the clock moves only when none has anything to do), so
+/// a retry comes before any of them. The machine's timer is left set; it
+/// finds nothing to do when it fires, or `settle` drops it.
+fn retry_at_next_step(q: &mut podcore::controller::queue::Queue, key: &str, failed: bool) {
+    if failed {
+        q.add(key);
+    }
+}
+
 /// Room for writes in one object's resourceVersions (see `Cluster::commit`).
 pub const VERSIONS_PER_OBJECT: u64 = 1_000_000;
 
@@ -116,8 +177,22 @@ pub const MAX_SETTLE_ROUNDS: usize = 200;
 
 impl Cluster {
     pub fn new(cfg: ClusterConfig, start: Time) -> Cluster {
-        let scheduler = Scheduler::new(DEFAULT_SCHEDULER_NAME, cfg.scheduler);
-        let mut c = Cluster { now: start, revision: 0, objects: Store::default(), next_id: 0, agents: BTreeMap::new(), expectations: BTreeMap::new(), scheduler, scheduler_fed: Store::default(), cfg, journal: Vec::new(), wake_at: None, last_stored: None };
+        let mut c = Cluster {
+            now: start,
+            revision: 0,
+            objects: Store::default(),
+            next_id: 0,
+            agents: BTreeMap::new(),
+            replicasets: Fed::new(ReplicaSetController::new(cfg.rs)),
+            deployments: Fed::new(DeploymentController::default()),
+            node_lifecycle: Fed::new(NodeLifecycleController::new(cfg.node_lifecycle)),
+            gc: Fed::new(GarbageCollector::default()),
+            scheduler: Fed::new(Scheduler::new(DEFAULT_SCHEDULER_NAME, cfg.scheduler)),
+            cfg,
+            journal: Vec::new(),
+            wake_at: None,
+            last_stored: None,
+        };
         for ns in ["default", "kube-system", "kube-node-lease"] {
             let mut n = Namespace::default();
             n.metadata.name = ns.into();
@@ -215,95 +290,103 @@ impl Cluster {
         }
     }
 
-    fn apply_all(&mut self, component: &str, effects: &[Effect]) -> usize {
-        let mut n = 0;
+    /// Applies `effects` in order; whether any failed.
+    fn apply_in_order(&mut self, component: &str, effects: &[Effect]) -> (usize, bool) {
+        let (mut n, mut failed) = (0, false);
         for e in effects {
-            if self.apply(component, e).is_ok() {
-                n += 1;
+            match self.apply(component, e) {
+                Ok(_) => n += 1,
+                Err(_) => failed = true,
             }
         }
-        n
+        (n, failed)
+    }
+
+    fn apply_all(&mut self, component: &str, effects: &[Effect]) -> usize {
+        self.apply_in_order(component, effects).0
+    }
+
+    fn wake_at_timer(&mut self, at: Option<Time>) {
+        if let Some(at) = at {
+            self.wake_after(Some(at.ms_since(self.now)));
+        }
     }
 
     // ------------------------------------------------------------ components
     //
-    // Each step decides on `view` (the component's cache: the store as of
-    // some revision) and writes to the store. The harness passes the store
-    // itself (linearizable reads); the model passes stale caches.
+    // Each step feeds the component's machine its cache `view` (the store
+    // as of some revision), takes every key the machine has due, decides
+    // on `view` and writes to the store, handing each write's answer back
+    // to the machine: what the daemon's loop does, with one worker taking
+    // keys in key order. The harness passes the store itself
+    // (linearizable reads); the model passes stale caches.
 
-    /// One pass of the deployment controller over every Deployment in its view.
-    pub fn step_deployments(&mut self, view: &Objects) -> usize {
+    /// Every key `queue` has due now, in key order (see `Queue::sort`).
+    fn due(now: Time, mut poll: impl FnMut(Time) -> Option<String>) -> Vec<String> {
+        let mut keys: Vec<String> = std::iter::from_fn(|| poll(now)).collect();
+        keys.sort();
+        keys
+    }
+
+    /// The deployment controller's step.
+    pub fn step_deployments(&mut self, view: &Store) -> usize {
+        self.deployments.feed(view);
         let mut n = 0;
-        for d in list(view, Kind::Deployment).filter_map(|o| o.as_deployment()) {
-            let ns = &d.metadata.namespace;
-            let rss: Vec<&ReplicaSet> = list(view, Kind::ReplicaSet).filter_map(|o| o.as_replicaset()).filter(|r| &r.metadata.namespace == ns).collect();
-            let pods: Vec<&Pod> = pods(view).into_iter().filter(|p| &p.metadata.namespace == ns).collect();
-            let out = reconcile_deployment(self.now, d, &rss, &pods);
-            self.wake_after(out.requeue_after_ms);
-            n += self.apply_all("deployment-controller", &out.effects);
+        let now = self.now;
+        for key in Self::due(now, |t| self.deployments.machine.poll(t)) {
+            let r = self.deployments.machine.reconcile(now, &key, &**view);
+            let (wrote, failed) = self.apply_in_order("deployment-controller", &r.outcome.effects);
+            n += wrote;
+            self.deployments.machine.done(now, &key, r.outcome.requeue_after_ms, failed);
+            retry_at_next_step(&mut self.deployments.machine.queue, &key, failed);
         }
+        self.wake_at_timer(self.deployments.machine.poll_timeout());
         n
     }
 
-    /// One pass of the replicaset controller. With `sees_own_writes` (the
-    /// harness), expectations are met as each write lands; otherwise they are
-    /// met when the cache later shows the change (`observe_pod_change`).
-    pub fn step_replicasets(&mut self, view: &Objects, sees_own_writes: bool) -> usize {
+    /// The ReplicaSet controller's step: its writes go out in the waves the
+    /// daemon sends them in (`waves`), one after another.
+    pub fn step_replicasets(&mut self, view: &Store) -> usize {
+        self.replicasets.feed(view);
         let mut n = 0;
-        for rs in list(view, Kind::ReplicaSet).filter_map(|o| o.as_replicaset()) {
-            let key = format!("{}/{}", rs.metadata.namespace, rs.metadata.name);
-            let pods: Vec<&Pod> = pods(view).into_iter().filter(|p| p.metadata.namespace == rs.metadata.namespace).collect();
-            let exp = self.expectations.get(&key).cloned().unwrap_or_default();
-            let out = reconcile_replicaset(self.now, rs, &pods, &exp, self.cfg.rs);
-            self.wake_after(out.requeue_after_ms);
-            let (c, d) = expectations_for(&out);
-            if c > 0 || !d.is_empty() {
-                self.expectations.entry(key.clone()).or_default().expect(c, d, self.now);
-            }
-            for e in &out.effects {
-                let ok = self.apply("replicaset-controller", e).is_ok();
-                // A write that failed will never be seen: lower the expectation now.
-                if sees_own_writes || !ok {
-                    let exp = self.expectations.entry(key.clone()).or_default();
-                    match e {
-                        Effect::Create(_) => exp.observe_creation(),
-                        Effect::Delete(d) => exp.observe_deletion(&d.uid),
-                        _ => {}
-                    }
+        let now = self.now;
+        for key in Self::due(now, |t| self.replicasets.machine.poll(t)) {
+            let r = self.replicasets.machine.reconcile(now, &key, &**view);
+            let (mut failed, mut creations_stopped) = (false, false);
+            for wave in waves(&r.outcome.effects) {
+                let mut wave_failed = false;
+                for e in &r.outcome.effects[wave.writes.clone()] {
+                    let res = if wave.creations && creations_stopped { Err(0) } else { self.apply("replicaset-controller", e).map(|_| ()).map_err(|e| e.code) };
+                    n += usize::from(res.is_ok());
+                    wave_failed |= res.is_err();
+                    self.replicasets.machine.handle_write_result(&key, e, res);
                 }
-                n += usize::from(ok);
+                failed |= wave_failed;
+                creations_stopped |= wave_failed && wave.creations;
             }
+            self.replicasets.machine.done(now, &key, r.outcome.requeue_after_ms, failed);
+            retry_at_next_step(&mut self.replicasets.machine.queue, &key, failed);
         }
-        let live: std::collections::BTreeSet<String> = list(view, Kind::ReplicaSet).map(|o| format!("{}/{}", o.meta().namespace, o.meta().name)).collect();
-        self.expectations.retain(|k, _| live.contains(k));
+        self.wake_at_timer(self.replicasets.machine.poll_timeout());
         n
+    }
+
+    /// The ReplicaSet controller restarts: its machine starts empty and is
+    /// fed its cache afresh on its next step (a relist).
+    pub fn restart_replicasets(&mut self) {
+        self.replicasets = Fed::new(ReplicaSetController::new(self.cfg.rs));
     }
 
     /// Feeds the scheduler's machine every pod and node change between the
     /// cache it was last fed and `view` (what its informers deliver).
     pub fn feed_scheduler(&mut self, view: &Store) {
-        if view.same_map(&self.scheduler_fed) {
-            return;
-        }
-        let fed = std::mem::take(&mut self.scheduler_fed);
-        let sched = &mut self.scheduler;
-        for kind in [Kind::Node, Kind::Pod] {
-            Store::diff_under(&fed, view, &kind.key_prefix(), |_, old, new| {
-                let name = new.or(old).expect("in one of them").meta().key();
-                match kind {
-                    Kind::Node => sched.handle_node(&name, new.and_then(|o| o.as_node())),
-                    _ => sched.handle_pod(&name, old.and_then(|o| o.as_pod()), new.and_then(|o| o.as_pod())),
-                }
-            });
-        }
-        self.scheduler_fed = view.clone();
+        self.scheduler.feed(view);
     }
 
     /// The scheduler restarts: its machine starts empty and is fed its
     /// cache afresh on its next step (a relist).
     pub fn restart_scheduler(&mut self) {
-        self.scheduler = Scheduler::new(DEFAULT_SCHEDULER_NAME, self.cfg.scheduler);
-        self.scheduler_fed = Store::default();
+        self.scheduler = Fed::new(Scheduler::new(DEFAULT_SCHEDULER_NAME, self.cfg.scheduler));
     }
 
     /// The scheduler's step: fed its cache, it places every pod it has
@@ -313,19 +396,17 @@ impl Cluster {
     pub fn step_scheduler(&mut self, view: &Store, prefer: &[String]) -> usize {
         self.feed_scheduler(view);
         let mut n = 0;
-        while let Some(key) = self.scheduler.poll(self.now) {
+        while let Some(key) = self.scheduler.machine.poll(self.now) {
             let (ns, name) = key.split_once('/').unwrap_or(("", &key));
             let pod = view.get(&Kind::Pod.key(ns, name)).and_then(|o| o.as_pod()).cloned();
-            let Some(s) = self.scheduler.schedule(self.now, &key, pod.as_ref(), prefer) else { continue };
+            let Some(s) = self.scheduler.machine.schedule(self.now, &key, pod.as_ref(), prefer) else { continue };
             if let Some(e) = s.effect {
                 let r = self.apply("scheduler", &e);
                 n += usize::from(r.is_ok());
-                self.scheduler.handle_write_result(self.now, &key, r.map(|_| ()).map_err(|e| e.code));
+                self.scheduler.machine.handle_write_result(self.now, &key, r.map(|_| ()).map_err(|e| e.code));
             }
         }
-        if let Some(at) = self.scheduler.poll_timeout() {
-            self.wake_after(Some(at.ms_since(self.now)));
-        }
+        self.wake_at_timer(self.scheduler.machine.poll_timeout());
         n
     }
 
@@ -428,19 +509,66 @@ impl Cluster {
         n
     }
 
-    pub fn step_node_lifecycle(&mut self, view: &Objects) -> usize {
-        let nodes: Vec<&Node> = list(view, Kind::Node).filter_map(|o| o.as_node()).collect();
-        let leases: Vec<&Lease> = list(view, Kind::Lease).filter_map(|o| o.as_lease()).collect();
-        let pods = pods(view);
-        let out = node_lifecycle(self.now, &nodes, &leases, &pods, self.cfg.node_lifecycle);
-        self.wake_after(out.requeue_after_ms);
-        self.apply_all("node-lifecycle-controller", &out.effects)
+    /// The node lifecycle controller's step: one decision per node due;
+    /// a node its cache does not show is read from the store (the live GET).
+    pub fn step_node_lifecycle(&mut self, view: &Store) -> usize {
+        self.node_lifecycle.feed(view);
+        let mut n = 0;
+        let now = self.now;
+        for name in Self::due(now, |t| self.node_lifecycle.machine.poll(t)) {
+            let mut d = self.node_lifecycle.machine.reconcile(now, &name, &**view);
+            if let NodeStep::Verify(node) = &d.step {
+                let exists = self.get(Kind::Node, "", node).is_some();
+                d = self.node_lifecycle.machine.handle_verified(&name, exists, &**view);
+            }
+            let NodeStep::Act(out) = d.step else { unreachable!("a verified node decides") };
+            let (wrote, failed) = self.apply_in_order("node-lifecycle-controller", &out.effects);
+            n += wrote;
+            self.node_lifecycle.machine.done(now, &name, out.requeue_after_ms, failed);
+            retry_at_next_step(&mut self.node_lifecycle.machine.queue, &name, failed);
+        }
+        self.wake_at_timer(self.node_lifecycle.machine.poll_timeout());
+        n
     }
 
-    pub fn step_gc(&mut self, view: &Objects) -> usize {
-        let objs: Vec<&Object> = view.values().map(|o| &**o).collect();
-        let effects = garbage_collect(&objs);
-        self.apply_all("garbage-collector", &effects)
+    /// The garbage collector's step: one look per object due; an owner its
+    /// cache does not show is read from the store (the live GET).
+    pub fn step_gc(&mut self, view: &Store) -> usize {
+        self.gc.feed(view);
+        let mut n = 0;
+        let now = self.now;
+        let mut gc_retries = Vec::new();
+        // An absent owner queues its dependent again: looked at in this step too.
+        loop {
+        let keys = Self::due(now, |t| self.gc.machine.poll(t));
+        if keys.is_empty() {
+            break;
+        }
+        for key in keys {
+            let step = self.gc.machine.reconcile(&key, &**view).step;
+            match step {
+                GcStep::Act(effects) => {
+                    let (wrote, failed) = self.apply_in_order("garbage-collector", &effects);
+                    n += wrote;
+                    self.gc.machine.done(now, &key, failed);
+                    if failed {
+                        // Taken again after the loop: at the next step.
+                        gc_retries.push(key);
+                    }
+                }
+                GcStep::Verify { kind, namespace, name, uid } => {
+                    let exists = self.get(kind, &namespace, &name).is_some_and(|o| o.meta().uid == uid);
+                    self.gc.machine.handle_verified(&key, &uid, exists);
+                    self.gc.machine.done(now, &key, false);
+                }
+            }
+        }
+        }
+        for key in gc_retries {
+            retry_at_next_step(&mut self.gc.machine.queue, &key, true);
+        }
+        self.wake_at_timer(self.gc.machine.poll_timeout());
+        n
     }
 
     /// Makes a container exit in whichever runtime holds the pod.
@@ -468,7 +596,7 @@ impl Cluster {
         let v = self.objects.clone();
         n += self.step_deployments(&v);
         let v = self.objects.clone();
-        n += self.step_replicasets(&v, true);
+        n += self.step_replicasets(&v);
         let v = self.objects.clone();
         n += self.step_scheduler(&v, &[]);
         for node in &nodes {

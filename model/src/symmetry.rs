@@ -137,6 +137,18 @@ impl Renaming {
         self.names.get(n).cloned().unwrap_or_else(|| n.to_string())
     }
 
+    /// A store key (`Kind::key`) renamed: a node's Node and Lease move
+    /// with the node.
+    fn object_key(&self, k: &str) -> String {
+        for (kind, ns) in [(Kind::Node, ""), (Kind::Lease, NODE_LEASE_NAMESPACE)] {
+            let prefix = kind.key(ns, "");
+            if let Some(name) = k.strip_prefix(prefix.as_str()) {
+                return kind.key(ns, &self.name(name));
+            }
+        }
+        k.to_string()
+    }
+
     fn uid(&self, u: &str) -> String {
         self.uids.get(u).cloned().unwrap_or_else(|| u.to_string())
     }
@@ -244,9 +256,15 @@ impl Renaming {
         n.caches = s.caches.iter().map(|(c, st)| (self.component(*c), self.store(st))).collect();
         n.cache_revisions = s.cache_revisions.iter().map(|(c, r)| (self.component(*c), *r)).collect();
         n.cluster.agents = s.cluster.agents.iter().map(|(name, a)| (self.name(name), self.agent(a))).collect();
-        n.cluster.scheduler_fed = self.store(&s.cluster.scheduler_fed);
-        let fed_nodes: Vec<podcore::types::Node> = n.cluster.scheduler_fed.values().filter_map(|o| o.as_node().cloned()).collect();
-        n.cluster.scheduler.rename_nodes(&|name| self.name(name), fed_nodes);
+        n.cluster.scheduler.fed = self.store(&s.cluster.scheduler.fed);
+        let fed_nodes: Vec<podcore::types::Node> = n.cluster.scheduler.fed.values().filter_map(|o| o.as_node().cloned()).collect();
+        n.cluster.scheduler.machine.rename_nodes(&|name| self.name(name), fed_nodes);
+        n.cluster.replicasets.fed = self.store(&s.cluster.replicasets.fed);
+        n.cluster.deployments.fed = self.store(&s.cluster.deployments.fed);
+        n.cluster.node_lifecycle.fed = self.store(&s.cluster.node_lifecycle.fed);
+        n.cluster.node_lifecycle.machine.queue.rename(&|k| self.name(k));
+        n.cluster.gc.fed = self.store(&s.cluster.gc.fed);
+        n.cluster.gc.machine.queue.rename(&|k| self.object_key(k));
         for node in n.bound.values_mut() {
             *node = self.name(node);
         }
@@ -306,7 +324,7 @@ pub fn signatures(s: &State) -> Vec<u64> {
             counts[*i].0 += 1;
         }
     }
-    for a in s.cluster.scheduler.assumed().values() {
+    for a in s.cluster.scheduler.machine.assumed().values() {
         if let Some(i) = slot.get(a.node.as_str()) {
             counts[*i].1 += 1;
         }

@@ -26,9 +26,9 @@ fn deployment(name: &str, replicas: i32, image: &str) -> Deployment {
 }
 
 fn cluster(nodes: &[&str]) -> Cluster {
-    let cfg = ClusterConfig { lease_renew_ms: 1_000, default_toleration_seconds: 2, ..Default::default() };
+    let mut cfg = ClusterConfig { lease_renew_ms: 1_000, default_toleration_seconds: 2, ..Default::default() };
+    cfg.node_lifecycle.grace_period_ms = 4_000;
     let mut c = Cluster::new(cfg, START);
-    c.cfg.node_lifecycle.grace_period_ms = 4_000;
     for n in nodes {
         c.add_node(n);
     }

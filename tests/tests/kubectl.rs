@@ -156,7 +156,7 @@ async fn kubectl_applies_with_default_validation_scales_prints_and_deletes() {
         if pods.is_empty() && rss.is_empty() { Ok(()) } else { Err(format!("{} pods, {} replicasets", pods.len(), rss.len())) }
     })
     .await;
-    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod", "garbage_collect"]);
+    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod", "collect_object"]);
 }
 
 /// kubectl edits the kubeconfig podchain wrote: another cluster, user and

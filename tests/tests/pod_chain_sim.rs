@@ -105,7 +105,7 @@ async fn the_pod_chain_over_http_with_two_simulated_nodes() {
     let dir = temp_dir("e2e-sim");
     let api_port = free_port();
     let api = format!("127.0.0.1:{api_port}");
-    let server_args: Vec<String> = ["server", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api, "--node-monitor-grace-period-ms", "3000", "--node-monitor-period-ms", "500", "--default-toleration-seconds", "1"]
+    let server_args: Vec<String> = ["server", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api, "--node-monitor-grace-period-ms", "3000", "--default-toleration-seconds", "1"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -251,7 +251,7 @@ async fn the_pod_chain_over_http_with_two_simulated_nodes() {
         assert!(!p.log_tail().contains("panicked"), "{} panicked:\n{}", p.name, p.log_tail());
     }
     // Node failure and background deletion: every component's decisions.
-    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod", "node_lifecycle", "garbage_collect"]);
+    tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod", "node_lifecycle", "collect_object"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,385 +1,310 @@
-//! The controller-manager: deployment, replicaset, garbage-collector and
-//! node-lifecycle controllers sharing one set of informers and one work
-//! queue (keys `deploy/NS/NAME`, `rs/NS/NAME`, `nodes`, `gc`), processed one
-//! at a time, so a key is never reconciled twice at once.
+//! The controller-manager: the core's deployment, replicaset, node
+//! lifecycle and garbage-collector machines (`podcore::controller::*`)
+//! over one set of informers. This file only reads and writes: each change
+//! an informer delivers is handed to every machine that watches its kind;
+//! each machine is polled in turn for a key, decides on the informers'
+//! indexed caches, and its writes are executed and answered back to it.
+//! Which keys a change wakes, what a failed write means, when to look
+//! again: all of it is the machines'.
 
-use crate::{enqueue, is_benign, log, now, refill_after_overflow, wait_for_sync};
+use crate::{is_benign, log, now, wait_for_sync};
 use client::informer::{self, Change, Informer};
 use client::{Client, ListOptions};
-use podcore::controller::deployment::reconcile_deployment;
+use podcore::cache::{Indexed, PerKind, View};
+use podcore::controller::deployment::DeploymentController;
+use podcore::controller::gc::{GarbageCollector, GcStep};
+use podcore::controller::nodelifecycle::{NodeDecided, NodeLifecycleConfig, NodeLifecycleController, NodeStep, NODE_LEASE_NAMESPACE};
+use podcore::controller::replicaset::{waves, ReplicaSetController, RsOptions};
+use podcore::controller::Controller;
+use podcore::effect::{Effect, Outcome};
+use podcore::object::Kind;
 use podcore::trace::Record;
-use podcore::controller::expectations::{observe_pod_change, Expectations};
-use podcore::controller::gc::garbage_collect;
-use podcore::controller::nodelifecycle::{node_lifecycle, NodeLifecycleConfig, NODE_LEASE_NAMESPACE};
-use podcore::controller::replicaset::{expectations_for, reconcile_replicaset, RsOptions};
-use podcore::effect::Effect;
-use podcore::object::{Kind, Object};
-use podcore::types::{Pod, ReplicaSet};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::RwLockReadGuard;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
-use watchcache::workqueue::WorkQueue;
-
-const COMPONENT: &str = "controller-manager";
 
 /// Changes buffered between the informers and the controllers.
 pub const CHANGE_CHANNEL: usize = 4096;
-/// Retry delay after a failed or conflicting write (the core's machines' own).
-pub const RETRY_AFTER: Duration = Duration::from_millis(podcore::controller::queue::RETRY_AFTER_MS as u64);
 
-/// How often node health is checked even when nothing changes (upstream's
-/// node-monitor-period).
-pub const DEFAULT_NODE_MONITOR_PERIOD_MS: u64 = 5_000;
+/// Longest the loop sleeps with nothing due (a change wakes it sooner).
+const IDLE_WAKE: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ManagerConfig {
     pub node_lifecycle: NodeLifecycleConfig,
-    /// How often node health is checked even when nothing changes.
-    pub node_monitor_period: Duration,
-    /// Shortest time between two garbage-collector passes.
-    pub gc_min_interval: Duration,
 }
 
-impl Default for ManagerConfig {
-    fn default() -> Self {
-        ManagerConfig { node_lifecycle: NodeLifecycleConfig::default(), node_monitor_period: Duration::from_millis(DEFAULT_NODE_MONITOR_PERIOD_MS), gc_min_interval: Duration::from_millis(500) }
-    }
-}
-
-struct Manager {
-    client: Client,
-    cfg: ManagerConfig,
+/// The informers the machines decide on, one per kind.
+struct Informers {
     deployments: Informer,
     replicasets: Informer,
     pods: Informer,
     nodes: Informer,
     leases: Informer,
-    queue: WorkQueue,
-    expectations: BTreeMap<String, Expectations>,
-    rs_tracer: client::trace::Tracer,
-    deploy_tracer: client::trace::Tracer,
-    nodes_tracer: client::trace::Tracer,
-    gc_tracer: client::trace::Tracer,
-    timers: BTreeMap<Instant, Vec<String>>,
-    gc_dirty: bool,
-    gc_last: Instant,
 }
 
-fn ns_of(key: &str) -> &str {
-    key.split_once('/').map(|(ns, _)| ns).unwrap_or("")
+/// The informers' caches, held for reading while one decision is taken.
+struct Caches<'a>(Vec<(Kind, RwLockReadGuard<'a, Indexed>)>);
+
+impl Informers {
+    fn all(&self) -> [&Informer; 5] {
+        [&self.deployments, &self.replicasets, &self.pods, &self.nodes, &self.leases]
+    }
+
+    fn read(&self) -> Caches<'_> {
+        Caches(self.all().into_iter().map(|i| (i.kind, i.read())).collect())
+    }
+}
+
+impl Caches<'_> {
+    fn view(&self) -> PerKind<'_> {
+        PerKind(self.0.iter().map(|(k, g)| (*k, &**g as &dyn View)).collect())
+    }
+}
+
+struct Tracers {
+    rs: client::trace::Tracer,
+    deploy: client::trace::Tracer,
+    nodes: client::trace::Tracer,
+    gc: client::trace::Tracer,
+}
+
+struct Manager {
+    client: Client,
+    informers: Informers,
+    rs: ReplicaSetController,
+    deploy: DeploymentController,
+    nodes: NodeLifecycleController,
+    gc: GarbageCollector,
+    tracers: Tracers,
 }
 
 pub async fn run(client: Client, cfg: ManagerConfig) -> Result<(), String> {
     let (tx, mut rx) = mpsc::channel::<Change>(CHANGE_CHANNEL);
     let all = ListOptions::default();
-    let mut m = Manager {
+    let informers = Informers {
         deployments: informer::spawn(client.clone(), Kind::Deployment, "", all.clone(), tx.clone()),
         replicasets: informer::spawn(client.clone(), Kind::ReplicaSet, "", all.clone(), tx.clone()),
         pods: informer::spawn(client.clone(), Kind::Pod, "", all.clone(), tx.clone()),
         nodes: informer::spawn(client.clone(), Kind::Node, "", all.clone(), tx.clone()),
         leases: informer::spawn(client.clone(), Kind::Lease, NODE_LEASE_NAMESPACE, all, tx),
-        client,
-        cfg,
-        queue: WorkQueue::new(),
-        expectations: BTreeMap::new(),
-        rs_tracer: client::trace::Tracer::from_env("replicaset-controller"),
-        deploy_tracer: client::trace::Tracer::from_env("deployment-controller"),
-        nodes_tracer: client::trace::Tracer::from_env("node-lifecycle-controller"),
-        gc_tracer: client::trace::Tracer::from_env("garbage-collector"),
-        timers: BTreeMap::new(),
-        gc_dirty: true,
-        gc_last: Instant::now(),
     };
-    wait_for_sync(&[&m.deployments, &m.replicasets, &m.pods, &m.nodes, &m.leases]).await;
+    let tracers = Tracers {
+        rs: client::trace::Tracer::from_env("replicaset-controller"),
+        deploy: client::trace::Tracer::from_env("deployment-controller"),
+        nodes: client::trace::Tracer::from_env("node-lifecycle-controller"),
+        gc: client::trace::Tracer::from_env("garbage-collector"),
+    };
+    let mut m = Manager {
+        client,
+        rs: ReplicaSetController { record_inputs: tracers.rs.enabled(), ..ReplicaSetController::new(RsOptions::default()) },
+        deploy: DeploymentController { record_inputs: tracers.deploy.enabled(), ..Default::default() },
+        nodes: NodeLifecycleController { record_inputs: tracers.nodes.enabled(), ..NodeLifecycleController::new(cfg.node_lifecycle) },
+        gc: GarbageCollector::default(),
+        informers,
+        tracers,
+    };
+    wait_for_sync(&m.informers.all()).await;
     log("controller-manager", "caches synced");
-    for d in m.deployments.snapshot() {
-        enqueue(&m.queue, COMPONENT, &format!("deploy/{}", d.meta().key()));
-    }
-    for r in m.replicasets.snapshot() {
-        enqueue(&m.queue, COMPONENT, &format!("rs/{}", r.meta().key()));
-    }
-    enqueue(&m.queue, COMPONENT, "nodes");
-    let mut next_node_check = Instant::now() + m.cfg.node_monitor_period;
+    // The initial lists arrive as changes (old = None), so every object is
+    // handed to the machines like any later change.
     loop {
         while let Ok(c) = rx.try_recv() {
-            m.on_change(c);
+            m.on_change(&c);
         }
-        let now_i = Instant::now();
-        if now_i >= next_node_check {
-            enqueue(&m.queue, COMPONENT, "nodes");
-            next_node_check = now_i + m.cfg.node_monitor_period;
-        }
-        let due: Vec<Instant> = m.timers.range(..=now_i).map(|(t, _)| *t).collect();
-        for t in due {
-            for k in m.timers.remove(&t).unwrap_or_default() {
-                enqueue(&m.queue, COMPONENT, &k);
-            }
-        }
-        if m.gc_dirty && now_i.duration_since(m.gc_last) >= m.cfg.gc_min_interval {
-            m.gc_dirty = false;
-            m.gc_last = now_i;
-            enqueue(&m.queue, COMPONENT, "gc");
-        }
-        refill_after_overflow(&m.queue, COMPONENT, || m.all_keys());
-        if let Some(key) = m.queue.get() {
-            m.process(&key).await;
-            m.queue.done(&key);
+        if m.work_once().await {
             continue;
         }
-        let mut wake = next_node_check;
-        if let Some((t, _)) = m.timers.iter().next() {
-            wake = wake.min(*t);
-        }
-        if m.gc_dirty {
-            wake = wake.min(m.gc_last + m.cfg.gc_min_interval);
-        }
+        let at = [m.rs.poll_timeout(), m.deploy.poll_timeout(), m.nodes.poll_timeout(), m.gc.poll_timeout()].into_iter().flatten().min();
+        let wake = at.map_or(IDLE_WAKE, |at| Duration::from_millis(at.ms_since(now()).clamp(0, IDLE_WAKE.as_millis() as i64) as u64));
         tokio::select! {
             c = rx.recv() => match c {
-                Some(c) => m.on_change(c),
+                Some(c) => m.on_change(&c),
                 None => return Err("informers stopped".into()),
             },
-            _ = tokio::time::sleep_until(wake) => {}
+            _ = tokio::time::sleep(wake) => {}
         }
     }
 }
 
 impl Manager {
-    /// Every key the manager could queue (for a refill after an overflow).
-    fn all_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.deployments.snapshot().iter().map(|d| format!("deploy/{}", d.meta().key())).collect();
-        keys.extend(self.replicasets.snapshot().iter().map(|r| format!("rs/{}", r.meta().key())));
-        keys.extend(["nodes".to_string(), "gc".to_string()]);
-        keys
+    /// Hands one change to every machine (each ignores kinds it does not watch).
+    fn on_change(&mut self, c: &Change) {
+        let caches = self.informers.read();
+        let view = caches.view();
+        let (old, new) = (c.old.as_deref(), c.new.as_deref());
+        self.rs.handle_change(c.kind, &c.key, old, new, &view);
+        self.deploy.handle_change(c.kind, &c.key, old, new, &view);
+        self.nodes.handle_change(c.kind, &c.key, old, new, &view);
+        Controller::handle_change(&mut self.gc, c.kind, &c.key, old, new, &view);
     }
 
-    fn requeue_after(&mut self, key: &str, after: Duration) {
-        self.timers.entry(Instant::now() + after).or_default().push(key.to_string());
+    /// Polls each machine once, in turn; whether any had work.
+    async fn work_once(&mut self) -> bool {
+        let mut worked = false;
+        if let Some(key) = self.rs.poll(now()) {
+            self.sync_replicaset(&key).await;
+            worked = true;
+        }
+        if let Some(key) = self.deploy.poll(now()) {
+            self.sync_deployment(&key).await;
+            worked = true;
+        }
+        if let Some(name) = self.nodes.poll(now()) {
+            self.sync_node(&name).await;
+            worked = true;
+        }
+        if let Some(key) = self.gc.poll(now()) {
+            self.collect(&key).await;
+            worked = true;
+        }
+        worked
     }
 
-    /// Which keys a change concerns (upstream's event handlers).
-    fn on_change(&mut self, c: Change) {
-        self.gc_dirty = true;
-        let obj = c.new.as_ref().or(c.old.as_ref()).expect("a change has an object").clone();
-        match c.kind {
-            Kind::Deployment => {
-                enqueue(&self.queue, COMPONENT, &format!("deploy/{}", c.key));
-            }
-            Kind::ReplicaSet => {
-                enqueue(&self.queue, COMPONENT, &format!("rs/{}", c.key));
-                self.enqueue_owner_deployments(&obj);
-                if let Some(old) = &c.old {
-                    self.enqueue_owner_deployments(old);
-                }
-            }
-            Kind::Pod => {
-                let pod = obj.as_pod().expect("pod informer holds pods");
-                // Expectations: the cache has now seen a creation or a deletion.
-                observe_pod_change(&mut self.expectations, c.old.as_ref().and_then(|o| o.as_pod()), c.new.as_ref().and_then(|o| o.as_pod()));
-                self.enqueue_pod_owners(pod);
-                if let Some(old) = c.old.as_ref().and_then(|o| o.as_pod()) {
-                    if old.metadata.controller_ref() != pod.metadata.controller_ref() || old.metadata.labels != pod.metadata.labels {
-                        self.enqueue_pod_owners(old);
-                    }
-                }
-            }
-            Kind::Node | Kind::Lease => {
-                enqueue(&self.queue, COMPONENT, "nodes");
-            }
-            _ => {}
-        }
-    }
-
-    fn enqueue_owner_deployments(&self, rs_obj: &Object) {
-        let m = rs_obj.meta();
-        match m.controller_ref() {
-            Some(r) if r.kind == "Deployment" => {
-                enqueue(&self.queue, COMPONENT, &format!("deploy/{}/{}", m.namespace, r.name));
-            }
-            Some(_) => {}
-            None => {
-                // An orphan: every Deployment whose selector matches may adopt it.
-                for d in self.deployments.snapshot() {
-                    let dep = d.as_deployment().expect("deployments");
-                    if dep.metadata.namespace == m.namespace && !dep.spec.selector.is_empty() && dep.spec.selector.matches(&m.labels) {
-                        enqueue(&self.queue, COMPONENT, &format!("deploy/{}", dep.metadata.key()));
-                    }
-                }
-            }
-        }
-    }
-
-    fn enqueue_pod_owners(&self, pod: &Pod) {
-        match pod.metadata.controller_ref() {
-            Some(r) if r.kind == "ReplicaSet" => {
-                let rs_key = format!("{}/{}", pod.metadata.namespace, r.name);
-                enqueue(&self.queue, COMPONENT, &format!("rs/{rs_key}"));
-                if let Some(rs) = self.replicasets.get(&rs_key) {
-                    self.enqueue_owner_deployments(&rs);
-                }
-            }
-            Some(_) => {}
-            None => {
-                for r in self.replicasets.snapshot() {
-                    let rs = r.as_replicaset().expect("replicasets");
-                    if rs.metadata.namespace == pod.metadata.namespace && !rs.spec.selector.is_empty() && rs.spec.selector.matches(&pod.metadata.labels) {
-                        enqueue(&self.queue, COMPONENT, &format!("rs/{}", rs.metadata.key()));
-                    }
-                }
-            }
-        }
-    }
-
-    async fn process(&mut self, key: &str) {
-        if let Some(rs_key) = key.strip_prefix("rs/") {
-            self.sync_replicaset(rs_key).await;
-        } else if let Some(d_key) = key.strip_prefix("deploy/") {
-            self.sync_deployment(d_key).await;
-        } else if key == "nodes" {
-            self.sync_nodes().await;
-        } else if key == "gc" {
-            self.collect_garbage().await;
-        }
-    }
-
-    /// Executes effects in order; returns false if any failed.
-    async fn execute(&mut self, component: &str, effects: &[Effect]) -> bool {
-        let mut ok = true;
-        for e in effects {
-            match self.client.execute(e).await {
-                Ok(_) => log(component, &e.describe()),
-                Err(err) => {
-                    ok = false;
-                    if !is_benign(&err) {
-                        log(component, &format!("{} failed: {err}", e.describe()));
-                    }
-                }
-            }
-        }
-        ok
-    }
-
-    fn pods_in(&self, ns: &str) -> Vec<Arc<Object>> {
-        self.pods.snapshot().into_iter().filter(|p| p.meta().namespace == ns).collect()
-    }
-
-    async fn sync_replicaset(&mut self, rs_key: &str) {
-        let Some(rs_obj) = self.replicasets.get(rs_key) else {
-            self.expectations.remove(rs_key);
-            return;
-        };
-        let rs: &ReplicaSet = rs_obj.as_replicaset().expect("replicasets");
-        let pod_objs = self.pods_in(ns_of(rs_key));
-        let pods: Vec<&Pod> = pod_objs.iter().filter_map(|o| o.as_pod()).collect();
-        let now = now();
-        let exp = self.expectations.entry(rs_key.to_string()).or_default().clone();
-        let out = reconcile_replicaset(now, rs, &pods, &exp, RsOptions::default());
-        if self.rs_tracer.enabled() {
-            self.rs_tracer.record(&Record::ReplicaSet { now, rs: rs.clone(), pods: pods.iter().map(|p| (*p).clone()).collect(), expectations: exp.clone(), out: out.clone() });
-        }
-        let (creations, deletions) = expectations_for(&out);
-        if creations > 0 || !deletions.is_empty() {
-            self.expectations.entry(rs_key.to_string()).or_default().expect(creations, deletions, now);
-        }
-        for e in &out.effects {
-            let res = self.client.execute(e).await;
-            match &res {
-                Ok(_) => log("replicaset-controller", &format!("{} (for {rs_key})", e.describe())),
-                Err(err) => {
-                    // A write that did not happen will never be observed: lower the expectation.
-                    if let Some(exp) = self.expectations.get_mut(rs_key) {
-                        match e {
-                            Effect::Create(_) => exp.observe_creation(),
-                            Effect::Delete(d) if err.code != 404 => exp.observe_deletion(&d.uid),
-                            _ => {}
-                        }
-                    }
-                    if !is_benign(err) {
-                        log("replicaset-controller", &format!("{} failed: {err}", e.describe()));
-                    }
-                    self.requeue_after(&format!("rs/{rs_key}"), RETRY_AFTER);
-                }
-            }
-        }
-        if let Some(ms) = out.requeue_after_ms {
-            self.requeue_after(&format!("rs/{rs_key}"), Duration::from_millis(ms.max(1) as u64));
-        }
-    }
-
-    async fn sync_deployment(&mut self, d_key: &str) {
-        let Some(d_obj) = self.deployments.get(d_key) else { return };
-        let d = d_obj.as_deployment().expect("deployments");
-        let ns = ns_of(d_key);
-        let rs_objs: Vec<Arc<Object>> = self.replicasets.snapshot().into_iter().filter(|r| r.meta().namespace == ns).collect();
-        let rss: Vec<&ReplicaSet> = rs_objs.iter().filter_map(|o| o.as_replicaset()).collect();
-        let pod_objs = self.pods_in(ns);
-        let pods: Vec<&Pod> = pod_objs.iter().filter_map(|o| o.as_pod()).collect();
-        let now = now();
-        let out = reconcile_deployment(now, d, &rss, &pods);
-        if self.deploy_tracer.enabled() {
-            self.deploy_tracer.record(&Record::Deployment { now, deployment: d.clone(), replicasets: rss.iter().map(|r| (*r).clone()).collect(), pods: pods.iter().map(|p| (*p).clone()).collect(), out: out.clone() });
-        }
-        if !self.execute("deployment-controller", &out.effects).await {
-            self.requeue_after(&format!("deploy/{d_key}"), RETRY_AFTER);
-        }
-        if let Some(ms) = out.requeue_after_ms {
-            self.requeue_after(&format!("deploy/{d_key}"), Duration::from_millis(ms.max(1) as u64));
-        }
-    }
-
-    async fn sync_nodes(&mut self) {
-        let nodes_o = self.nodes.snapshot();
-        let leases_o = self.leases.snapshot();
-        let pods_o = self.pods.snapshot();
-        let nodes: Vec<_> = nodes_o.iter().filter_map(|o| o.as_node()).collect();
-        let leases: Vec<_> = leases_o.iter().filter_map(|o| o.as_lease()).collect();
-        let pods: Vec<_> = pods_o.iter().filter_map(|o| o.as_pod()).collect();
+    async fn sync_replicaset(&mut self, key: &str) {
         let at = now();
-        let out = node_lifecycle(at, &nodes, &leases, &pods, self.cfg.node_lifecycle);
-        if self.nodes_tracer.enabled() {
-            self.nodes_tracer.record(&Record::NodeLifecycle {
-                now: at,
-                grace_period_ms: self.cfg.node_lifecycle.grace_period_ms,
-                nodes: nodes.iter().map(|n| (*n).clone()).collect(),
-                leases: leases.iter().map(|l| (*l).clone()).collect(),
-                pods: pods.iter().map(|p| (*p).clone()).collect(),
-                out: out.clone(),
-            });
+        let r = {
+            let caches = self.informers.read();
+            self.rs.reconcile(at, key, &caches.view())
+        };
+        if let Some((rs, pods, expectations)) = &r.inputs {
+            self.tracers.rs.record(&Record::ReplicaSet { now: at, rs: rs.clone(), pods: pods.clone(), expectations: expectations.clone(), out: r.outcome.clone() });
         }
-        if !self.execute("node-lifecycle-controller", &out.effects).await {
-            self.requeue_after("nodes", RETRY_AFTER);
+        let effects = &r.outcome.effects;
+        let mut failed = false;
+        let mut creations_stopped = false;
+        for wave in waves(effects) {
+            let batch = &effects[wave.writes.clone()];
+            let results: Vec<Result<(), u16>> = if wave.creations && creations_stopped { vec![Err(0); batch.len()] } else { execute_all(&self.client, "replicaset-controller", key, batch).await };
+            for (e, res) in batch.iter().zip(&results) {
+                self.rs.handle_write_result(key, e, *res);
+            }
+            if results.iter().any(|r| r.is_err()) {
+                failed = true;
+                creations_stopped |= wave.creations;
+            }
         }
-        if let Some(ms) = out.requeue_after_ms {
-            self.requeue_after("nodes", Duration::from_millis(ms.max(1) as u64));
-        }
+        self.rs.done(now(), key, r.outcome.requeue_after_ms, failed);
     }
 
-    /// One pass over fresh lists, dependents before owners: an owner that a
-    /// dependent names was created before it, so it is in the later list
-    /// unless it is really gone. (The informer caches are not used: they
-    /// may show a dependent before its owner.)
-    async fn collect_garbage(&mut self) {
-        let mut objects: Vec<Object> = Vec::new();
-        for kind in [Kind::Pod, Kind::Lease, Kind::ReplicaSet, Kind::Deployment, Kind::Node] {
-            match self.client.list(kind, "", &ListOptions::default()).await {
-                Ok((items, _)) => objects.extend(items),
+    async fn sync_deployment(&mut self, key: &str) {
+        let at = now();
+        let r = {
+            let caches = self.informers.read();
+            self.deploy.reconcile(at, key, &caches.view())
+        };
+        if let Some((deployment, replicasets, pods)) = &r.inputs {
+            self.tracers.deploy.record(&Record::Deployment { now: at, deployment: deployment.clone(), replicasets: replicasets.clone(), pods: pods.clone(), out: r.outcome.clone() });
+        }
+        let failed = self.execute_in_order("deployment-controller", key, &r.outcome.effects).await;
+        self.deploy.done(now(), key, r.outcome.requeue_after_ms, failed);
+    }
+
+    async fn sync_node(&mut self, name: &str) {
+        let at = now();
+        let mut d = {
+            let caches = self.informers.read();
+            self.nodes.reconcile(at, name, &caches.view())
+        };
+        if let NodeStep::Verify(node) = &d.step {
+            // Pods bound to a node the cache does not show: ask the apiserver.
+            match self.client.get(Kind::Node, "", node).await {
+                Ok(_) => d = self.nodes.handle_verified(name, true, &self.informers.read().view()),
+                Err(e) if e.code == 404 => d = self.nodes.handle_verified(name, false, &self.informers.read().view()),
                 Err(e) => {
-                    log("garbage-collector", &format!("listing {kind:?} failed: {e}"));
-                    self.gc_dirty = true;
+                    log("node-lifecycle-controller", &format!("reading node {node} failed: {e}"));
+                    self.nodes.done(now(), name, None, true);
                     return;
                 }
             }
         }
-        let refs: Vec<&Object> = objects.iter().collect();
-        let effects = garbage_collect(&refs);
-        if self.gc_tracer.enabled() && !effects.is_empty() {
-            // Only passes that act: a pass over every object that changes
-            // nothing would make the trace grow with the cluster's size.
-            self.gc_tracer.record(&Record::GarbageCollect { objects: objects.clone(), effects: effects.clone() });
+        let NodeDecided { step: NodeStep::Act(out), inputs, .. } = d else { unreachable!("a verified node decides") };
+        if let Some((nodes, leases, pods)) = inputs {
+            self.tracers.nodes.record(&Record::NodeLifecycle { now: at, grace_period_ms: self.nodes.cfg.grace_period_ms, nodes, leases, pods, out: out.clone() });
         }
-        if !self.execute("garbage-collector", &effects).await {
-            self.gc_dirty = true;
+        let Outcome { effects, requeue_after_ms } = out;
+        let failed = self.execute_in_order("node-lifecycle-controller", name, &effects).await;
+        self.nodes.done(now(), name, requeue_after_ms, failed);
+    }
+
+    async fn collect(&mut self, key: &str) {
+        let (step, record) = {
+            let caches = self.informers.read();
+            let view = caches.view();
+            let l = self.gc.reconcile(key, &view);
+            let record = match (&l.step, l.object) {
+                (GcStep::Act(effects), Some(obj)) if self.tracers.gc.enabled() && !effects.is_empty() => Some(Record::GarbageCollect { objects: std::iter::once(obj).chain(l.read.iter().copied()).cloned().collect(), effects: effects.clone() }),
+                _ => None,
+            };
+            (l.step, record)
+        };
+        // Only looks that act are recorded: every change wakes the
+        // collector, and most of its looks decide nothing.
+        if let Some(r) = record {
+            self.tracers.gc.record(&r);
+        }
+        match step {
+            GcStep::Act(effects) => {
+                let failed = self.execute_in_order("garbage-collector", key, &effects).await;
+                self.gc.done(now(), key, failed);
+            }
+            GcStep::Verify { kind, namespace, name, uid } => match self.client.get(kind, &namespace, &name).await {
+                Ok(o) => {
+                    self.gc.handle_verified(key, &uid, o.meta().uid == uid);
+                    self.gc.done(now(), key, false);
+                }
+                Err(e) if e.code == 404 => {
+                    self.gc.handle_verified(key, &uid, false);
+                    self.gc.done(now(), key, false);
+                }
+                Err(e) => {
+                    log("garbage-collector", &format!("reading owner {kind:?} {namespace}/{name} failed: {e}"));
+                    self.gc.done(now(), key, true);
+                }
+            },
         }
     }
+
+    /// Executes `effects` one after another; whether any failed.
+    async fn execute_in_order(&self, component: &str, key: &str, effects: &[Effect]) -> bool {
+        let mut failed = false;
+        for e in effects {
+            failed |= execute_one(&self.client, component, key, e).await.is_err();
+        }
+        failed
+    }
+}
+
+async fn execute_one(client: &Client, component: &str, key: &str, e: &Effect) -> Result<(), u16> {
+    match client.execute(e).await {
+        Ok(_) => {
+            log(component, &format!("{} (for {key})", e.describe()));
+            Ok(())
+        }
+        Err(err) => {
+            if !is_benign(&err) {
+                log(component, &format!("{} failed: {err}", e.describe()));
+            }
+            Err(err.code)
+        }
+    }
+}
+
+/// Executes `effects` at once; their results in order.
+async fn execute_all(client: &Client, component: &'static str, key: &str, effects: &[Effect]) -> Vec<Result<(), u16>> {
+    if effects.len() == 1 {
+        return vec![execute_one(client, component, key, &effects[0]).await];
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for (i, e) in effects.iter().enumerate() {
+        let (client, key, e) = (client.clone(), key.to_string(), e.clone());
+        set.spawn(async move { (i, execute_one(&client, component, &key, &e).await) });
+    }
+    let mut out = vec![Err(0); effects.len()];
+    while let Some(r) = set.join_next().await {
+        if let Ok((i, r)) = r {
+            out[i] = r;
+        }
+    }
+    out
 }

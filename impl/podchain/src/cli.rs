@@ -84,16 +84,12 @@ pub struct NodeMonitorArgs {
     /// A node whose lease is older than this is NotReady (node-monitor-grace-period).
     #[arg(long, value_name = "N", default_value_t = podcore::controller::nodelifecycle::DEFAULT_GRACE_PERIOD_MS)]
     pub node_monitor_grace_period_ms: i64,
-    /// How often node health is checked even when nothing changes.
-    #[arg(long, value_name = "N", default_value_t = controllers::manager::DEFAULT_NODE_MONITOR_PERIOD_MS)]
-    pub node_monitor_period_ms: u64,
 }
 
 impl NodeMonitorArgs {
     pub fn manager_config(&self) -> controllers::manager::ManagerConfig {
         let mut cfg = controllers::manager::ManagerConfig::default();
         cfg.node_lifecycle.grace_period_ms = self.node_monitor_grace_period_ms;
-        cfg.node_monitor_period = Duration::from_millis(self.node_monitor_period_ms);
         cfg
     }
 }
@@ -273,6 +269,9 @@ pub struct ModelArgs {
     /// Controller crash-restarts allowed.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub crashes: u8,
+    /// Times a controller is woken while its cache may be behind the store (informer resyncs).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub resyncs: u8,
     /// Kubelets that may die.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub node_failures: u8,
@@ -326,6 +325,7 @@ impl ModelArgs {
             ConsistencyArg::Stale => Consistency::StaleMonotonic,
         };
         cfg.crashes = self.crashes;
+        cfg.resyncs = self.resyncs;
         cfg.node_failures = self.node_failures;
         cfg.container_exits = self.exits;
         cfg.rollout = self.rollout;

@@ -161,35 +161,38 @@ impl View for Indexed {
     }
 }
 
-/// Several caches seen as one (a controller with an informer per kind).
-pub struct Many<'a>(pub Vec<&'a dyn View>);
+/// One cache per kind (a controller with an informer per kind): each
+/// lookup goes to its kind's cache; `dependents` asks them all.
+pub struct PerKind<'a>(pub Vec<(Kind, &'a dyn View)>);
 
-impl View for Many<'_> {
+impl PerKind<'_> {
+    fn of(&self, kind: Kind) -> Option<&dyn View> {
+        self.0.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
+    }
+}
+
+impl View for PerKind<'_> {
     fn get(&self, kind: Kind, key: &str) -> Option<&Object> {
-        self.0.iter().find_map(|v| v.get(kind, key))
+        self.of(kind)?.get(kind, key)
     }
     fn list(&self, kind: Kind) -> Objects<'_> {
-        Box::new(self.0.iter().flat_map(move |v| v.list(kind)))
+        self.of(kind).map_or_else(|| Box::new(std::iter::empty()) as Objects<'_>, |v| v.list(kind))
     }
     fn in_namespace(&self, kind: Kind, ns: &str) -> Objects<'_> {
-        let ns = ns.to_string();
-        Box::new(self.0.iter().flat_map(move |v| v.in_namespace(kind, &ns).collect::<Vec<_>>()))
+        self.of(kind).map_or_else(|| Box::new(std::iter::empty()) as Objects<'_>, |v| v.in_namespace(kind, ns))
     }
     fn controlled_by(&self, kind: Kind, uid: &str) -> Objects<'_> {
-        let uid = uid.to_string();
-        Box::new(self.0.iter().flat_map(move |v| v.controlled_by(kind, &uid).collect::<Vec<_>>()))
+        self.of(kind).map_or_else(|| Box::new(std::iter::empty()) as Objects<'_>, |v| v.controlled_by(kind, uid))
     }
     fn orphans(&self, kind: Kind, ns: &str) -> Objects<'_> {
-        let ns = ns.to_string();
-        Box::new(self.0.iter().flat_map(move |v| v.orphans(kind, &ns).collect::<Vec<_>>()))
+        self.of(kind).map_or_else(|| Box::new(std::iter::empty()) as Objects<'_>, |v| v.orphans(kind, ns))
     }
     fn dependents(&self, uid: &str) -> Objects<'_> {
         let uid = uid.to_string();
-        Box::new(self.0.iter().flat_map(move |v| v.dependents(&uid).collect::<Vec<_>>()))
+        Box::new(self.0.iter().flat_map(move |(_, v)| v.dependents(&uid).collect::<Vec<_>>()))
     }
     fn pods_on(&self, node: &str) -> Objects<'_> {
-        let node = node.to_string();
-        Box::new(self.0.iter().flat_map(move |v| v.pods_on(&node).collect::<Vec<_>>()))
+        self.of(Kind::Pod).map_or_else(|| Box::new(std::iter::empty()) as Objects<'_>, |v| v.pods_on(node))
     }
 }
 

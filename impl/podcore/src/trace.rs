@@ -6,7 +6,7 @@
 //! calls the same function again and says whether it decides the same.
 //!
 //! Recorded decisions: `reconcile_deployment`, `reconcile_replicaset`,
-//! `schedule`, `sync_pod`, `node_lifecycle` and `garbage_collect` — every
+//! `schedule`, `sync_pod`, `node_lifecycle` and `collect_object` — every
 //! step the model takes.
 
 use crate::controller::expectations::Expectations;
@@ -50,7 +50,8 @@ pub enum Record {
     /// own status write returned.
     SyncPod { now: Time, node: String, host_ip: String, round: u32, pod: Pod, observation: PodObservation, out: SyncOutcome },
     NodeLifecycle { now: Time, grace_period_ms: i64, nodes: Vec<Node>, leases: Vec<Lease>, pods: Vec<Pod>, out: Outcome },
-    /// `objects`: the fresh lists the collector decided on, every kind it reads.
+    /// `objects`: the object the collector looked at, then what it read for
+    /// it (its owners found and its dependents).
     GarbageCollect { objects: Vec<Object>, effects: Vec<Effect> },
 }
 
@@ -62,7 +63,7 @@ impl Record {
             Record::Schedule { .. } => "schedule",
             Record::SyncPod { .. } => "sync_pod",
             Record::NodeLifecycle { .. } => "node_lifecycle",
-            Record::GarbageCollect { .. } => "garbage_collect",
+            Record::GarbageCollect { .. } => "collect_object",
         }
     }
 
@@ -204,7 +205,7 @@ impl Record {
                 pods: pods_of(list(Kind::Pod, "pods")?),
                 out: outcome_from(output)?,
             },
-            "garbage_collect" => Record::GarbageCollect {
+            "collect_object" => Record::GarbageCollect {
                 objects: input.get("objects").and_then(Value::as_array).ok_or("input.objects: expected a list")?.iter().map(|x| Object::from_value(kind_of(x)?, x.clone()).map_err(|e| format!("objects: {}", e.message))).collect::<Result<_, _>>()?,
                 effects: output.get("effects").and_then(Value::as_array).ok_or("output.effects: expected a list")?.iter().map(effect_from).collect::<Result<_, _>>()?,
             },
@@ -247,8 +248,9 @@ impl Record {
                 recorded = outcome_json(out);
             }
             Record::GarbageCollect { objects, effects } => {
-                let os: Vec<&Object> = objects.iter().collect();
-                again = json!(crate::controller::gc::garbage_collect(&os).iter().map(effect_json).collect::<Vec<_>>());
+                let Some((obj, read)) = objects.split_first() else { return Err("collect_object: no object".into()) };
+                let read: Vec<&Object> = read.iter().collect();
+                again = json!(crate::controller::gc::collect_object(obj, &read).iter().map(effect_json).collect::<Vec<_>>());
                 recorded = json!(effects.iter().map(effect_json).collect::<Vec<_>>());
             }
         }
@@ -461,7 +463,7 @@ mod tests {
         let mut p = pod();
         p.metadata.owner_references.push(crate::meta::OwnerReference { api_version: "apps/v1".into(), kind: "ReplicaSet".into(), name: "gone".into(), uid: "rs-uid".into(), controller: Some(true), block_owner_deletion: Some(true) });
         let objects = vec![Object::Pod(p)];
-        let effects = crate::controller::gc::garbage_collect(&objects.iter().collect::<Vec<_>>());
+        let effects = crate::controller::gc::collect_object(&objects[0], &[]);
         assert_eq!(effects.len(), 1);
         let r = Record::GarbageCollect { objects: objects.clone(), effects };
         let (_, back) = Record::from_json(&serde_json::from_str(&r.to_json("garbage-collector").to_string()).unwrap()).unwrap();

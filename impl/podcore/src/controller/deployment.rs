@@ -530,4 +530,12 @@ impl DeploymentController {
     pub fn done(&mut self, now: Time, key: &str, requeue_after_ms: Option<i64>, failed: bool) {
         self.queue.finish(now, key, requeue_after_ms, failed);
     }
+
+    /// The model's canonical form (`Queue::settle`).
+    pub fn settle(&mut self, now: Time, view: &dyn crate::cache::View) {
+        super::queue::Queue::settle(self, now, |m| &mut m.queue, |m, key| {
+            let r = m.reconcile(now, key, view);
+            r.outcome.effects.is_empty().then_some(r.outcome.requeue_after_ms)
+        });
+    }
 }

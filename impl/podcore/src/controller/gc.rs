@@ -16,7 +16,7 @@ use crate::cache::View;
 use crate::effect::{Effect, Propagation};
 use crate::meta::{ObjectMeta, OwnerReference, FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
 use crate::object::{Kind, Object};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 /// Owners a live read found absent, remembered so each is read once (upstream's absentOwnerCache).
 pub const MAX_ABSENT_OWNERS: usize = 500;
@@ -101,6 +101,18 @@ fn owner_key(kind: Kind, r: &OwnerReference, ns: &str) -> String {
 /// cluster-scoped owner).
 fn depends_on(dep: &Object, owner: &ObjectMeta) -> bool {
     owner.namespace.is_empty() || owner.namespace == dep.meta().namespace
+}
+
+/// What one look at an object decided, and what it read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Looked<'a> {
+    pub step: GcStep,
+    /// The object looked at (None: gone from the cache).
+    pub object: Option<&'a Object>,
+    /// Its owners found and its dependents: `collect_object`'s input.
+    pub read: Vec<&'a Object>,
+    /// Objects the decision looked at (owner references resolved included).
+    pub visited: usize,
 }
 
 /// What looking at one object needs from the driver.
@@ -192,37 +204,32 @@ impl GarbageCollector {
         self.queue.next_timer()
     }
 
-    /// Looks at the object at `key` (a `Kind::key`) in `view`. Returns the
-    /// step and the objects it looked at.
-    pub fn reconcile(&mut self, key: &str, view: &dyn View) -> (GcStep, usize) {
-        let Some(obj) = object_at(view, key) else { return (GcStep::Act(vec![]), 0) };
+    /// Looks at the object at `key` (a `Kind::key`) in `view`: its owners
+    /// (an owner the cache does not show and not known absent needs a live
+    /// read first) and its dependents, then `collect_object`'s decision.
+    pub fn reconcile<'a>(&mut self, key: &str, view: &'a dyn View) -> Looked<'a> {
+        let Some(obj) = object_at(view, key) else { return Looked { step: GcStep::Act(vec![]), object: None, read: vec![], visited: 0 } };
         let m = obj.meta();
-        let mut effects = Vec::new();
-        let deps: Vec<&Object> = view.dependents(&m.uid).filter(|d| depends_on(d, m)).collect();
-        let mut visited = 1 + deps.len();
-        if let Some(e) = finish_owner(obj, !deps.is_empty()) {
-            effects.push(e);
-        }
-        if m.deletion_timestamp.is_none() && !m.owner_references.is_empty() {
-            let mut states = Vec::new();
+        let mut read: Vec<&Object> = view.dependents(&m.uid).filter(|d| depends_on(d, m)).collect();
+        let mut visited = 1 + read.len();
+        if m.deletion_timestamp.is_none() {
             for r in &m.owner_references {
                 visited += 1;
                 let kind = owner_kind(r);
                 let found = kind.and_then(|k| view.get(k, &owner_key(k, r, &m.namespace))).filter(|o| o.meta().uid == r.uid);
                 match (found, kind) {
-                    (Some(o), _) => states.push(OwnerState::Present(o.meta())),
+                    (Some(o), _) => read.push(o),
                     // A kind podchain does not serve cannot be read: it is absent.
-                    (None, None) => states.push(OwnerState::Absent),
-                    (None, Some(_)) if self.absent.contains(&r.uid) => states.push(OwnerState::Absent),
+                    (None, None) => {}
+                    (None, Some(_)) if self.absent.contains(&r.uid) => {}
                     (None, Some(k)) => {
                         let namespace = if k.info().namespaced { m.namespace.clone() } else { String::new() };
-                        return (GcStep::Verify { kind: k, namespace, name: r.name.clone(), uid: r.uid.clone() }, visited);
+                        return Looked { step: GcStep::Verify { kind: k, namespace, name: r.name.clone(), uid: r.uid.clone() }, object: Some(obj), read, visited };
                     }
                 }
             }
-            effects.extend(collect_dependent(obj, &states));
         }
-        (GcStep::Act(effects), visited)
+        Looked { step: GcStep::Act(collect_object(obj, &read)), object: Some(obj), read, visited }
     }
 
     /// The live read `Verify` asked for, for the object at `key`: whether
@@ -237,6 +244,15 @@ impl GarbageCollector {
     pub fn done(&mut self, now: crate::time::Time, key: &str, failed: bool) {
         self.queue.finish(now, key, None, failed);
     }
+
+    /// The model's canonical form (`Queue::settle`); an object that needs
+    /// a live read of its owner stays queued.
+    pub fn settle(&mut self, now: crate::time::Time, view: &dyn View) {
+        super::queue::Queue::settle(self, now, |m| &mut m.queue, |m, key| match m.reconcile(key, view).step {
+            GcStep::Act(e) if e.is_empty() => Some(None),
+            _ => None,
+        });
+    }
 }
 
 /// The object at a `Kind::key` in a view.
@@ -245,21 +261,16 @@ pub fn object_at<'a>(view: &'a dyn View, key: &str) -> Option<&'a Object> {
     view.get(kind, &key[kind.key_prefix().len()..])
 }
 
-/// Every decision over a whole set of objects at once, every owner known
-/// from the set: what a pass of the collector over everything decides.
-pub fn garbage_collect(objects: &[&Object]) -> Vec<Effect> {
-    let by_uid: BTreeMap<&str, &Object> = objects.iter().map(|o| (o.meta().uid.as_str(), *o)).collect();
-    let mut out = Vec::new();
-    for &obj in objects {
-        let states: Vec<OwnerState> = obj.meta().owner_references.iter().map(|r| by_uid.get(r.uid.as_str()).map_or(OwnerState::Absent, |o| OwnerState::Present(o.meta()))).collect();
-        out.extend(collect_dependent(obj, &states));
-    }
-    for &obj in objects {
-        let m = obj.meta();
-        let has = objects.iter().any(|d| d.meta().owner_references.iter().any(|r| r.uid == m.uid) && depends_on(d, m));
-        out.extend(finish_owner(obj, has));
-    }
-    out
+/// The decision for one object, given what was read for it (`read`):
+/// its owners that exist (an owner reference no object in `read` answers
+/// is absent) and its dependents. The owner finishes first (its
+/// finalizer), then the object as a dependent. What the machine decides
+/// and what a trace replays.
+pub fn collect_object(obj: &Object, read: &[&Object]) -> Vec<Effect> {
+    let m = obj.meta();
+    let has_dependents = read.iter().any(|d| d.meta().owner_references.iter().any(|r| r.uid == m.uid) && depends_on(d, m));
+    let states: Vec<OwnerState> = m.owner_references.iter().map(|r| read.iter().find(|o| o.meta().uid == r.uid).map_or(OwnerState::Absent, |o| OwnerState::Present(o.meta()))).collect();
+    finish_owner(obj, has_dependents).into_iter().chain(collect_dependent(obj, &states)).collect()
 }
 
 #[cfg(test)]
@@ -279,7 +290,7 @@ mod tests {
         assert!(gc.is_absent("u1"), "a present answer does not unlearn an absence...");
         let mut p = crate::types::Pod::default();
         p.metadata.uid = "u1".into();
-        gc.handle_change(None, Some(&Object::Pod(p)), &BTreeMap::<String, std::sync::Arc<Object>>::new());
+        gc.handle_change(None, Some(&Object::Pod(p)), &std::collections::BTreeMap::<String, std::sync::Arc<Object>>::new());
         assert!(!gc.is_absent("u1"), "...but seeing the object does");
     }
 }

@@ -166,19 +166,34 @@ pub enum NodeStep {
     Verify(String),
 }
 
+/// What one node's reconcile decided, and what it read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeDecided {
+    pub step: NodeStep,
+    /// Objects the decision looked at: the node, its lease and its pods.
+    pub visited: usize,
+    /// The inputs, for a trace: `node_lifecycle` over exactly these decides
+    /// the same (None unless `record_inputs`).
+    pub inputs: Option<(Vec<Node>, Vec<Lease>, Vec<Pod>)>,
+}
+
 /// The node lifecycle controller as a state machine: one key per node,
 /// woken by the node's changes, its lease's renewals and its pods'
 /// changes; so a lease renewal costs one small decision over one node and
-/// its pods, never a pass over the cluster.
+/// its pods, never a pass over the cluster. Time-driven decisions (a
+/// lease running out, a toleration expiring) come back through the
+/// queue's timers, from the outcome's `requeue_after_ms`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct NodeLifecycleController {
     pub cfg: NodeLifecycleConfig,
     pub queue: super::queue::Queue,
+    /// Record each decision's inputs (for traces).
+    pub record_inputs: bool,
 }
 
 impl NodeLifecycleController {
     pub fn new(cfg: NodeLifecycleConfig) -> NodeLifecycleController {
-        NodeLifecycleController { cfg, queue: Default::default() }
+        NodeLifecycleController { cfg, ..Default::default() }
     }
 
     pub fn handle_node(&mut self, name: &str) {
@@ -208,29 +223,41 @@ impl NodeLifecycleController {
     }
 
     /// Decides for node `name` over its node, lease and pods in `view`.
-    pub fn reconcile(&mut self, now: Time, name: &str, view: &dyn crate::cache::View) -> (NodeStep, usize) {
+    pub fn reconcile(&mut self, now: Time, name: &str, view: &dyn crate::cache::View) -> NodeDecided {
         use crate::object::Kind;
         let pods: Vec<&Pod> = view.pods_on(name).filter_map(|o| o.as_pod()).collect();
         match view.get(Kind::Node, name).and_then(|o| o.as_node()) {
             Some(node) => {
                 let lease = view.get(Kind::Lease, &format!("{NODE_LEASE_NAMESPACE}/{name}")).and_then(|o| o.as_lease());
-                (NodeStep::Act(node_lifecycle_one(now, node, lease, &pods, self.cfg)), 2 + pods.len())
+                let inputs = self.record_inputs.then(|| (vec![node.clone()], lease.into_iter().cloned().collect(), pods.iter().map(|p| (*p).clone()).collect()));
+                NodeDecided { step: NodeStep::Act(node_lifecycle_one(now, node, lease, &pods, self.cfg)), visited: 2 + pods.len(), inputs }
             }
-            None if pods.is_empty() => (NodeStep::Act(Outcome::default()), 0),
-            None => (NodeStep::Verify(name.to_string()), pods.len()),
+            None if pods.is_empty() => NodeDecided { step: NodeStep::Act(Outcome::default()), visited: 0, inputs: None },
+            None => NodeDecided { step: NodeStep::Verify(name.to_string()), visited: pods.len(), inputs: None },
         }
     }
 
-    /// The live read `Verify` asked for: whether the node exists.
-    pub fn handle_verified(&mut self, name: &str, exists: bool, view: &dyn crate::cache::View) -> Outcome {
+    /// The live read `Verify` asked for: whether the node exists. Absent:
+    /// its pods are deleted (the inputs: no node, no lease, those pods).
+    pub fn handle_verified(&mut self, name: &str, exists: bool, view: &dyn crate::cache::View) -> NodeDecided {
         if exists {
-            return Outcome::default();
+            return NodeDecided { step: NodeStep::Act(Outcome::default()), visited: 0, inputs: None };
         }
         let pods: Vec<&Pod> = view.pods_on(name).filter_map(|o| o.as_pod()).collect();
-        orphaned_pods(&pods)
+        let inputs = self.record_inputs.then(|| (vec![], vec![], pods.iter().map(|p| (*p).clone()).collect()));
+        NodeDecided { step: NodeStep::Act(orphaned_pods(&pods)), visited: pods.len(), inputs }
     }
 
     pub fn done(&mut self, now: Time, name: &str, requeue_after_ms: Option<i64>, failed: bool) {
         self.queue.finish(now, name, requeue_after_ms, failed);
+    }
+
+    /// The model's canonical form (`Queue::settle`); a node that needs a
+    /// live read stays queued.
+    pub fn settle(&mut self, now: Time, view: &dyn crate::cache::View) {
+        super::queue::Queue::settle(self, now, |m| &mut m.queue, |m, name| match m.reconcile(now, name, view).step {
+            NodeStep::Act(out) if out.effects.is_empty() => Some(out.requeue_after_ms),
+            _ => None,
+        });
     }
 }

@@ -36,7 +36,8 @@ impl Queue {
         *t = (*t).min(at);
     }
 
-    /// Moves due timers into the queue, then hands out the next key.
+    /// Moves due timers into the queue, then hands out the next key (and
+    /// drops its timer, if one is set).
     pub fn pop(&mut self, now: Time) -> Option<String> {
         let due: Vec<String> = self.timers.iter().filter(|(_, t)| **t <= now).map(|(k, _)| k.clone()).collect();
         for k in due {
@@ -45,6 +46,9 @@ impl Queue {
         }
         let key = self.order.pop_front()?;
         self.queued.remove(&key);
+        // A timer asks for one more look; this look satisfies it, and the
+        // reconcile about to run sets whatever timer it still needs.
+        self.timers.remove(&key);
         self.processing.insert(key.clone());
         Some(key)
     }
@@ -96,6 +100,55 @@ impl Queue {
     pub fn len(&self) -> usize {
         self.order.len()
     }
+
+    /// Every key queued or with a timer set, in key order.
+    pub fn pending(&self) -> Vec<String> {
+        let keys: BTreeSet<&String> = self.order.iter().chain(&self.dirty).chain(self.timers.keys()).collect();
+        keys.into_iter().cloned().collect()
+    }
+
+    /// The model's canonical form (see `settle` of each machine): a
+    /// machine with several workers takes its queued keys in any order,
+    /// and the model explores one, key order.
+    pub fn sort(&mut self) {
+        self.order.make_contiguous().sort();
+    }
+
+    /// Every key renamed by `f` (the model's node symmetry), then sorted.
+    pub fn rename(&mut self, f: &dyn Fn(&str) -> String) {
+        let set = |s: &BTreeSet<String>| s.iter().map(|k| f(k)).collect::<BTreeSet<String>>();
+        self.order = self.order.iter().map(|k| f(k)).collect();
+        self.queued = set(&self.queued);
+        self.processing = set(&self.processing);
+        self.dirty = set(&self.dirty);
+        self.timers = self.timers.iter().map(|(k, t)| (f(k), *t)).collect();
+        self.sort();
+    }
+
+    /// Canonicalisation shared by the machines: every pending key whose
+    /// reconcile now writes nothing is taken now — `trial(key)` reconciles
+    /// it on a copy of the machine and returns the copy and the requeue it
+    /// asked for if it wrote nothing — so states that differ only in a
+    /// pending look that would do nothing are one state. A key whose look
+    /// writes (or needs a live read) stays queued for the machine's step.
+    pub fn settle<M: Clone>(machine: &mut M, now: Time, queue: impl Fn(&mut M) -> &mut Queue, mut trial: impl FnMut(&mut M, &str) -> Option<Option<i64>>) {
+        for key in queue(machine).pending() {
+            let mut copy = machine.clone();
+            if let Some(requeue) = trial(&mut copy, &key) {
+                *machine = copy;
+                let q = queue(machine);
+                q.forget(&key);
+                q.finish(now, &key, requeue, false);
+            }
+        }
+        let q = queue(machine);
+        // A queued key's timer goes when it is handed out (`pop`).
+        let queued: Vec<String> = q.order.iter().cloned().collect();
+        for k in queued {
+            q.timers.remove(&k);
+        }
+        q.sort();
+    }
 }
 
 #[cfg(test)]
@@ -127,5 +180,16 @@ mod tests {
         assert_eq!(q.pop(Time(19)), None);
         assert_eq!(q.pop(Time(20)).as_deref(), Some("a"));
         assert_eq!(q.next_timer(), None);
+    }
+
+    #[test]
+    fn a_look_handed_out_satisfies_the_keys_timer() {
+        let mut q = Queue::default();
+        q.add_at("a", Time(50));
+        q.add("a");
+        assert_eq!(q.pop(Time(0)).as_deref(), Some("a"));
+        assert_eq!(q.next_timer(), None, "the reconcile that runs now sets any timer it still needs");
+        q.finish(Time(0), "a", Some(70), false);
+        assert_eq!(q.next_timer(), Some(Time(70)));
     }
 }

@@ -195,6 +195,51 @@ pub fn slow_start_batches(n: usize) -> Vec<usize> {
     out
 }
 
+/// One wave of a reconcile's writes: sent together, after the wave
+/// before has been answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wave {
+    /// Indexes into the outcome's effects.
+    pub writes: std::ops::Range<usize>,
+    /// A batch of creations: one that fails ends the creations (the rest
+    /// are not sent, and answered `Err(0)`).
+    pub creations: bool,
+}
+
+/// How a reconcile's writes go out (upstream's syncReplicaSet): runs of
+/// creations in slow-start batches, a run of deletions at once, every
+/// other write (adoption, release, status) on its own, in order.
+pub fn waves(effects: &[Effect]) -> Vec<Wave> {
+    let class = |e: &Effect| match e {
+        Effect::Create(_) => 1,
+        Effect::Delete(_) => 2,
+        _ => 0,
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < effects.len() {
+        let c = class(&effects[i]);
+        let run = effects[i..].iter().take_while(|e| class(e) == c).count();
+        match c {
+            1 => {
+                for b in slow_start_batches(run) {
+                    out.push(Wave { writes: i..i + b, creations: true });
+                    i += b;
+                }
+            }
+            2 => {
+                out.push(Wave { writes: i..i + run, creations: false });
+                i += run;
+            }
+            _ => {
+                out.push(Wave { writes: i..i + 1, creations: false });
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// What one reconcile decided, and what it read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reconciled {
@@ -312,6 +357,21 @@ impl ReplicaSetController {
     pub fn forget_met(&mut self, now: Time) {
         self.expectations.retain(|_, e| !e.satisfied(now));
     }
+
+    /// The model's canonical form: pending looks that write nothing taken
+    /// now (`Queue::settle`), met expectations dropped.
+    pub fn settle(&mut self, now: Time, view: &dyn crate::cache::View) {
+        super::queue::Queue::settle(self, now, |m| &mut m.queue, |m, key| {
+            let r = m.reconcile(now, key, view);
+            r.outcome.effects.is_empty().then_some(r.outcome.requeue_after_ms)
+        });
+        self.forget_met(now);
+    }
+
+    /// Whether a restart would lose anything: expectations not yet met.
+    pub fn holds_state(&self, now: Time) -> bool {
+        self.expectations.values().any(|e| !e.satisfied(now))
+    }
 }
 
 #[cfg(test)]
@@ -324,5 +384,20 @@ mod machine_tests {
         assert_eq!(slow_start_batches(1), vec![1]);
         assert_eq!(slow_start_batches(10), vec![1, 2, 4, 3]);
         assert_eq!(slow_start_batches(BURST_REPLICAS).iter().sum::<usize>(), BURST_REPLICAS);
+    }
+
+    #[test]
+    fn creations_go_in_slow_start_waves_and_other_writes_one_by_one() {
+        let pod = |n: &str| {
+            let mut p = Pod::default();
+            p.metadata.name = n.into();
+            Object::Pod(p)
+        };
+        let effects = vec![Effect::update(pod("adopted")), Effect::create(pod("a")), Effect::create(pod("b")), Effect::create(pod("c")), Effect::update_status(pod("rs"))];
+        let w = waves(&effects);
+        let spans: Vec<(std::ops::Range<usize>, bool)> = w.into_iter().map(|w| (w.writes, w.creations)).collect();
+        assert_eq!(spans, vec![(0..1, false), (1..2, true), (2..4, true), (4..5, false)]);
+        let deletes: Vec<Effect> = ["x", "y"].iter().map(|n| Effect::delete(&pod(n), None, None)).collect();
+        assert_eq!(waves(&deletes), vec![Wave { writes: 0..2, creations: false }]);
     }
 }

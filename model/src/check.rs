@@ -125,6 +125,7 @@ pub struct ModelConfig {
     pub node_cpu_m: i64,
     pub pod_cpu_m: i64,
     pub rs: RsOptions,
+    pub deployment: podcore::controller::deployment::DeploymentOptions,
     pub scheduler: SchedulerOptions,
     pub kubelet: KubeletOptions,
     /// The apiserver's resourceVersion precondition on updates (a safeguard).
@@ -163,6 +164,7 @@ impl Default for ModelConfig {
             node_cpu_m: DEFAULT_NODE_CPU_M,
             pod_cpu_m: DEFAULT_POD_CPU_M,
             rs: RsOptions::default(),
+            deployment: Default::default(),
             scheduler: SchedulerOptions::default(),
             kubelet: KubeletOptions::default(),
             check_resource_version: true,
@@ -516,6 +518,67 @@ impl PodChainModel {
         self.cfg.consistency == Consistency::Linearizable || s.caches[&c] == self.fresh(s, c)
     }
 
+    /// The controllers' keys whose look would write now (or need a live
+    /// read) although they are not due (queued, or a timer due now):
+    /// work that a change made necessary and that no change woke (a timer
+    /// set for later does not count). Asked
+    /// only of a controller whose cache shows the store: a cache behind it
+    /// (its own last write not yet seen, above all) shows phantom work that
+    /// the delivery on its way corrects, and that delivery wakes what it
+    /// changes. Pending looks that would write nothing are already taken
+    /// (`canonicalize`), so every other key must look like nothing to do.
+    pub fn unwoken_work(&self, s: &State) -> Vec<String> {
+        let now = s.cluster.now;
+        let cl = &s.cluster;
+        let mut out = Vec::new();
+        // A timer does not excuse a look that would write now: time-driven
+        // work writes nothing before its time, and a failed write is
+        // retried from the queue (`retry_at_next_step`).
+        let unpending = |q: &podcore::controller::queue::Queue, keys: Vec<String>| -> Vec<String> { keys.into_iter().filter(|k| !q.is_due(k, now)).collect() };
+        let keys_of = |fed: &Store, kind: Kind| -> Vec<String> { list(fed, kind).map(|o| o.meta().key()).collect() };
+        for c in self.components().into_iter().filter(|c| self.synced(s, *c)) {
+            match c {
+                Component::Deployments => {
+                    let (fed, m) = (&cl.deployments.fed, &cl.deployments.machine);
+                    for k in unpending(&m.queue, keys_of(fed, Kind::Deployment)) {
+                        if !m.clone().reconcile(now, &k, &**fed).outcome.effects.is_empty() {
+                            out.push(format!("deployment {k}"));
+                        }
+                    }
+                }
+                Component::ReplicaSets => {
+                    let (fed, m) = (&cl.replicasets.fed, &cl.replicasets.machine);
+                    for k in unpending(&m.queue, keys_of(fed, Kind::ReplicaSet)) {
+                        if !m.clone().reconcile(now, &k, &**fed).outcome.effects.is_empty() {
+                            out.push(format!("replicaset {k}"));
+                        }
+                    }
+                }
+                Component::NodeLifecycle => {
+                    let (fed, m) = (&cl.node_lifecycle.fed, &cl.node_lifecycle.machine);
+                    let names: BTreeSet<String> = keys_of(fed, Kind::Node).into_iter().chain(pods(fed).into_iter().map(|p| p.spec.node_name.clone()).filter(|n| !n.is_empty())).collect();
+                    for k in unpending(&m.queue, names.into_iter().collect()) {
+                        match m.clone().reconcile(now, &k, &**fed).step {
+                            podcore::controller::nodelifecycle::NodeStep::Act(o) if o.effects.is_empty() => {}
+                            _ => out.push(format!("node {k}")),
+                        }
+                    }
+                }
+                Component::GarbageCollector => {
+                    let (fed, m) = (&cl.gc.fed, &cl.gc.machine);
+                    for k in unpending(&m.queue, fed.keys().cloned().collect()) {
+                        match m.clone().reconcile(&k, &**fed).step {
+                            podcore::controller::gc::GcStep::Act(e) if e.is_empty() => {}
+                            _ => out.push(format!("object {k}")),
+                        }
+                    }
+                }
+                Component::Scheduler | Component::Kubelet(_) => {}
+            }
+        }
+        out
+    }
+
     /// Whether crashing `c` now would lose anything: in-memory state (the
     /// ReplicaSet controller's expectations, the scheduler's assumed
     /// bindings). A crash of a component holding none of it is the same
@@ -666,6 +729,7 @@ impl Model for PodChainModel {
         let cc = ClusterConfig {
             node_cpu: format!("{}m", cfg.node_cpu_m),
             rs: cfg.rs,
+            deployment: cfg.deployment,
             scheduler: cfg.scheduler,
             kubelet: cfg.kubelet,
             check_resource_version: cfg.check_resource_version,
@@ -877,6 +941,7 @@ impl Model for PodChainModel {
                 let fed = &s.cluster.scheduler.fed;
                 s.cluster.scheduler.machine.unschedulable_that_fit(|key| key.split_once('/').and_then(|(ns, name)| fed.get(&Kind::Pod.key(ns, name))).and_then(|o| o.as_pod())).is_empty()
             }),
+            Property::<Self>::always("no controller leaves work that a change made necessary unwoken", |m, s: &State| m.unwoken_work(s).is_empty()),
             Property::<Self>::always("a kubelet runs only pods bound to its node, one sandbox per pod", |_, s: &State| {
                 let mut seen = BTreeSet::new();
                 s.cluster.agents.iter().all(|(node, a)| a.runtime.pods.keys().all(|uid| s.bound.get(uid) == Some(node) && seen.insert(uid.clone())))

@@ -2,7 +2,7 @@
 //! component sees the store as it is now); the model adds stale caches.
 
 use podcore::admission::{self, CreateContext, Write};
-use podcore::controller::deployment::DeploymentController;
+use podcore::controller::deployment::{DeploymentController, DeploymentOptions};
 use podcore::controller::gc::{GarbageCollector, GcStep};
 use podcore::controller::kubelet::{node_object, orphan_actions, renewed_lease, sync_pod, KubeletOptions, NodeFacts};
 use podcore::controller::nodelifecycle::{NodeLifecycleConfig, NodeLifecycleController, NodeStep, NODE_LEASE_NAMESPACE};
@@ -30,6 +30,7 @@ pub struct ClusterConfig {
     pub node_memory: String,
     pub max_pods: u32,
     pub rs: RsOptions,
+    pub deployment: DeploymentOptions,
     pub scheduler: SchedulerOptions,
     pub kubelet: KubeletOptions,
     /// The apiserver refuses an update whose resourceVersion is not the
@@ -48,6 +49,7 @@ impl Default for ClusterConfig {
             node_memory: "8Gi".into(),
             max_pods: 110,
             rs: RsOptions::default(),
+            deployment: DeploymentOptions::default(),
             scheduler: SchedulerOptions::default(),
             kubelet: KubeletOptions::default(),
             check_resource_version: true,
@@ -184,7 +186,7 @@ impl Cluster {
             next_id: 0,
             agents: BTreeMap::new(),
             replicasets: Fed::new(ReplicaSetController::new(cfg.rs)),
-            deployments: Fed::new(DeploymentController::default()),
+            deployments: Fed::new(DeploymentController { opts: cfg.deployment, ..Default::default() }),
             node_lifecycle: Fed::new(NodeLifecycleController::new(cfg.node_lifecycle)),
             gc: Fed::new(GarbageCollector::default()),
             scheduler: Fed::new(Scheduler::new(DEFAULT_SCHEDULER_NAME, cfg.scheduler)),

@@ -60,6 +60,32 @@ fn without_expectations_a_stale_replicaset_controller_over_creates() {
     assert_pinned_counterexample(cfg, SAFETY, PINNED_EXPECTATIONS_TRACE);
 }
 
+/// The glue: with the Deployment woken only when a ReplicaSet is added or
+/// deleted, the ReplicaSet's status update (step 9) reaches the Deployment
+/// controller's cache (step 10) and wakes nothing, so the Deployment's
+/// status is left behind.
+#[test]
+fn without_waking_on_replicaset_updates_a_deployment_is_left_behind() {
+    let mut cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::StaleMonotonic, ..Default::default() };
+    cfg.deployment.wake_on_replicaset_updates = false;
+    assert_pinned_counterexample(cfg, UNWOKEN, PINNED_WAKE_TRACE);
+}
+
+const UNWOKEN: &str = "no controller leaves work that a change made necessary unwoken";
+const PINNED_WAKE_TRACE: &[&str] = &[
+    "deployment-controller acts on its cache",
+    "replicaset-controller's watch catches up",
+    "replicaset-controller acts on its cache",
+    "scheduler's watch catches up",
+    "scheduler acts on its cache",
+    "deployment-controller's watch catches up",
+    "replicaset-controller's watch catches up",
+    "kubelet[node-1]'s watch catches up",
+    "replicaset-controller acts on its cache",
+    "deployment-controller's watch catches up",
+    "scheduler's watch catches up",
+];
+
 #[test]
 fn without_accounting_for_bound_pods_the_scheduler_overcommits_a_node() {
     let mut cfg = ModelConfig { nodes: 1, replicas: 3, consistency: Consistency::Linearizable, ..Default::default() };

@@ -253,6 +253,8 @@ pub enum Safeguard {
     Requeue,
     /// The apiserver's resourceVersion precondition.
     RvPrecondition,
+    /// A ReplicaSet's update waking its Deployment.
+    ReplicasetUpdates,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -345,6 +347,7 @@ impl ModelArgs {
                 Safeguard::NodeName => cfg.kubelet.check_node_name = false,
                 Safeguard::Requeue => cfg.scheduler.requeue_on_room = false,
                 Safeguard::RvPrecondition => cfg.check_resource_version = false,
+                Safeguard::ReplicasetUpdates => cfg.deployment.wake_on_replicaset_updates = false,
             }
         }
         cfg.symmetry = match self.symmetry {

@@ -73,10 +73,6 @@ pub fn fenceposts(d: &Deployment) -> (i32, i32) {
     (surge, unavailable.min(want))
 }
 
-/// Safeguards the model can switch off.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct DeploymentOptions {}
-
 /// One reconcile of one Deployment. `replicasets` and `pods` are the
 /// controller's cache for the Deployment's namespace.
 pub fn reconcile_deployment(now: Time, d: &Deployment, replicasets: &[&ReplicaSet], pods: &[&Pod]) -> Outcome {
@@ -449,9 +445,25 @@ mod tests {
 /// ReplicaSets and the pods of those it controls.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct DeploymentController {
+    pub opts: DeploymentOptions,
     pub queue: super::queue::Queue,
     /// Record each decision's inputs (for traces).
     pub record_inputs: bool,
+}
+
+/// Safeguards the model checker can switch off to show it finds the bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeploymentOptions {
+    /// A ReplicaSet's update (its status, above all) wakes its Deployment,
+    /// as upstream's updateReplicaSet handler; off, only additions and
+    /// deletions do.
+    pub wake_on_replicaset_updates: bool,
+}
+
+impl Default for DeploymentOptions {
+    fn default() -> Self {
+        DeploymentOptions { wake_on_replicaset_updates: true }
+    }
 }
 
 /// What one reconcile decided, and what it read.
@@ -469,6 +481,9 @@ impl DeploymentController {
     }
 
     pub fn handle_replicaset(&mut self, old: Option<&ReplicaSet>, new: Option<&ReplicaSet>, view: &dyn crate::cache::View) {
+        if !self.opts.wake_on_replicaset_updates && old.is_some() && new.is_some() {
+            return;
+        }
         if let Some(rs) = new.or(old) {
             self.wake_owner(&rs.metadata, view);
         }

@@ -92,6 +92,11 @@ impl Queue {
         self.queued.contains(key) || self.dirty.contains(key)
     }
 
+    /// Queued, or its timer is due at `now` (handed out at the next poll).
+    pub fn is_due(&self, key: &str, now: Time) -> bool {
+        self.is_queued(key) || self.timers.get(key).is_some_and(|t| *t <= now)
+    }
+
     /// Nothing queued (timers may be set).
     pub fn is_empty(&self) -> bool {
         self.order.is_empty() && self.dirty.is_empty()

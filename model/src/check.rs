@@ -461,7 +461,7 @@ impl PodChainModel {
     /// wake-up); changes a component's cache holds and its machine has not
     /// been fed (it is fed them first thing at its next step, so it is fed
     /// them now); and, in each machine, the pending looks that would write
-    /// nothing (taken now: `Queue::settle`, and `Scheduler::settle` for
+    /// nothing (taken now: `Looks::settle`, and `Scheduler::settle` for
     /// pods that fit nowhere), met expectations; first bindings of pods
     /// that are gone from the store and from every runtime.
     fn canonicalize(&self, n: &mut State) {
@@ -472,25 +472,13 @@ impl PodChainModel {
             let view = self.view(n, c).clone();
             let cl = &mut n.cluster;
             match c {
-                Component::Deployments => {
-                    cl.deployments.feed(&view);
-                    cl.deployments.machine.settle(now, &*view);
-                }
-                Component::ReplicaSets => {
-                    cl.replicasets.feed(&view);
-                    cl.replicasets.machine.settle(now, &*view);
-                }
+                Component::Deployments => cl.deployments.settle(now, &view),
+                Component::ReplicaSets => cl.replicasets.settle(now, &view),
+                Component::NodeLifecycle => cl.node_lifecycle.settle(now, &view),
+                Component::GarbageCollector => cl.gc.settle(now, &view),
                 Component::Scheduler => {
                     cl.scheduler.feed(&view);
                     cl.scheduler.machine.settle(|key| key.split_once('/').and_then(|(ns, name)| view.get(&Kind::Pod.key(ns, name))).and_then(|o| o.as_pod()));
-                }
-                Component::NodeLifecycle => {
-                    cl.node_lifecycle.feed(&view);
-                    cl.node_lifecycle.machine.settle(now, &*view);
-                }
-                Component::GarbageCollector => {
-                    cl.gc.feed(&view);
-                    cl.gc.machine.settle(now, &*view);
                 }
                 Component::Kubelet(_) => {}
             }
@@ -519,62 +507,26 @@ impl PodChainModel {
     }
 
     /// The controllers' keys whose look would write now (or need a live
-    /// read) although they are not due (queued, or a timer due now):
-    /// work that a change made necessary and that no change woke (a timer
-    /// set for later does not count). Asked
-    /// only of a controller whose cache shows the store: a cache behind it
+    /// read) although they are not due (queued, or a timer due now): work
+    /// that a change made necessary and that no change woke (a timer set
+    /// for later does not count; `Looks::unwoken`). Asked only of a
+    /// controller whose cache shows the store: a cache behind it
     /// (its own last write not yet seen, above all) shows phantom work that
     /// the delivery on its way corrects, and that delivery wakes what it
     /// changes. Pending looks that would write nothing are already taken
     /// (`canonicalize`), so every other key must look like nothing to do.
     pub fn unwoken_work(&self, s: &State) -> Vec<String> {
-        let now = s.cluster.now;
-        let cl = &s.cluster;
+        let (now, cl) = (s.cluster.now, &s.cluster);
         let mut out = Vec::new();
-        // A timer does not excuse a look that would write now: time-driven
-        // work writes nothing before its time, and a failed write is
-        // retried from the queue (`retry_at_next_step`).
-        let unpending = |q: &podcore::controller::queue::Queue, keys: Vec<String>| -> Vec<String> { keys.into_iter().filter(|k| !q.is_due(k, now)).collect() };
-        let keys_of = |fed: &Store, kind: Kind| -> Vec<String> { list(fed, kind).map(|o| o.meta().key()).collect() };
         for c in self.components().into_iter().filter(|c| self.synced(s, *c)) {
-            match c {
-                Component::Deployments => {
-                    let (fed, m) = (&cl.deployments.fed, &cl.deployments.machine);
-                    for k in unpending(&m.queue, keys_of(fed, Kind::Deployment)) {
-                        if !m.clone().reconcile(now, &k, &**fed).outcome.effects.is_empty() {
-                            out.push(format!("deployment {k}"));
-                        }
-                    }
-                }
-                Component::ReplicaSets => {
-                    let (fed, m) = (&cl.replicasets.fed, &cl.replicasets.machine);
-                    for k in unpending(&m.queue, keys_of(fed, Kind::ReplicaSet)) {
-                        if !m.clone().reconcile(now, &k, &**fed).outcome.effects.is_empty() {
-                            out.push(format!("replicaset {k}"));
-                        }
-                    }
-                }
-                Component::NodeLifecycle => {
-                    let (fed, m) = (&cl.node_lifecycle.fed, &cl.node_lifecycle.machine);
-                    let names: BTreeSet<String> = keys_of(fed, Kind::Node).into_iter().chain(pods(fed).into_iter().map(|p| p.spec.node_name.clone()).filter(|n| !n.is_empty())).collect();
-                    for k in unpending(&m.queue, names.into_iter().collect()) {
-                        match m.clone().reconcile(now, &k, &**fed).step {
-                            podcore::controller::nodelifecycle::NodeStep::Act(o) if o.effects.is_empty() => {}
-                            _ => out.push(format!("node {k}")),
-                        }
-                    }
-                }
-                Component::GarbageCollector => {
-                    let (fed, m) = (&cl.gc.fed, &cl.gc.machine);
-                    for k in unpending(&m.queue, fed.keys().cloned().collect()) {
-                        match m.clone().reconcile(&k, &**fed).step {
-                            podcore::controller::gc::GcStep::Act(e) if e.is_empty() => {}
-                            _ => out.push(format!("object {k}")),
-                        }
-                    }
-                }
-                Component::Scheduler | Component::Kubelet(_) => {}
-            }
+            let keys = match c {
+                Component::Deployments => cl.deployments.unwoken(now),
+                Component::ReplicaSets => cl.replicasets.unwoken(now),
+                Component::NodeLifecycle => cl.node_lifecycle.unwoken(now),
+                Component::GarbageCollector => cl.gc.unwoken(now),
+                Component::Scheduler | Component::Kubelet(_) => continue,
+            };
+            out.extend(keys.into_iter().map(|k| format!("{}: {k}", c.name())));
         }
         out
     }

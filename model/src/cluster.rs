@@ -6,9 +6,10 @@ use podcore::controller::deployment::{DeploymentController, DeploymentOptions};
 use podcore::controller::gc::{GarbageCollector, GcStep};
 use podcore::controller::kubelet::{node_object, orphan_actions, renewed_lease, sync_pod, KubeletOptions, NodeFacts};
 use podcore::controller::nodelifecycle::{NodeLifecycleConfig, NodeLifecycleController, NodeStep, NODE_LEASE_NAMESPACE};
-use podcore::controller::replicaset::{waves, ReplicaSetController, RsOptions};
+use podcore::controller::replicaset::{ReplicaSetController, RsOptions, Writes};
 use podcore::controller::scheduler::{Scheduler, SchedulerOptions};
 use podcore::cache::View;
+use podcore::controller::queue::Looks;
 use podcore::controller::Controller;
 use podcore::controller::simruntime::SimNode;
 use podcore::defaults::DEFAULT_SCHEDULER_NAME;
@@ -117,6 +118,23 @@ impl<M: Controller> Fed<M> {
             });
         }
         self.fed = view.clone();
+    }
+
+    /// Fed `view`, then in the model's canonical form (`Looks::settle`).
+    pub fn settle(&mut self, now: Time, view: &Store)
+    where
+        M: Looks,
+    {
+        self.feed(view);
+        self.machine.settle(now, &**view);
+    }
+
+    /// The keys with work no change woke, on the cache last fed (`Looks::unwoken`).
+    pub fn unwoken(&self, now: Time) -> Vec<String>
+    where
+        M: Looks,
+    {
+        self.machine.unwoken(now, &*self.fed)
     }
 
     /// A resync: the informers deliver every object they hold again as an
@@ -347,27 +365,26 @@ impl Cluster {
     }
 
     /// The ReplicaSet controller's step: its writes go out in the waves the
-    /// daemon sends them in (`waves`), one after another.
+    /// daemon sends them in (`Writes`), one after another.
     pub fn step_replicasets(&mut self, view: &Store) -> usize {
         self.replicasets.feed(view);
         let mut n = 0;
         let now = self.now;
         for key in Self::due(now, |t| self.replicasets.machine.poll(t)) {
             let r = self.replicasets.machine.reconcile(now, &key, &**view);
-            let (mut failed, mut creations_stopped) = (false, false);
-            for wave in waves(&r.outcome.effects) {
-                let mut wave_failed = false;
-                for e in &r.outcome.effects[wave.writes.clone()] {
-                    let res = if wave.creations && creations_stopped { Err(0) } else { self.apply("replicaset-controller", e).map(|_| ()).map_err(|e| e.code) };
+            let mut writes = Writes::new(&r.outcome.effects);
+            while let Some(next) = writes.next() {
+                let mut results = Vec::new();
+                for e in &r.outcome.effects[next.wave.writes.clone()] {
+                    let res = if next.send { self.apply("replicaset-controller", e).map(|_| ()).map_err(|e| e.code) } else { Err(0) };
                     n += usize::from(res.is_ok());
-                    wave_failed |= res.is_err();
                     self.replicasets.machine.handle_write_result(&key, e, res);
+                    results.push(res);
                 }
-                failed |= wave_failed;
-                creations_stopped |= wave_failed && wave.creations;
+                writes.answered(&next.wave, &results);
             }
-            self.replicasets.machine.done(now, &key, r.outcome.requeue_after_ms, failed);
-            retry_at_next_step(&mut self.replicasets.machine.queue, &key, failed);
+            self.replicasets.machine.done(now, &key, r.outcome.requeue_after_ms, writes.failed());
+            retry_at_next_step(&mut self.replicasets.machine.queue, &key, writes.failed());
         }
         self.wake_at_timer(self.replicasets.machine.poll_timeout());
         n
@@ -377,12 +394,6 @@ impl Cluster {
     /// fed its cache afresh on its next step (a relist).
     pub fn restart_replicasets(&mut self) {
         self.replicasets = Fed::new(ReplicaSetController::new(self.cfg.rs));
-    }
-
-    /// Feeds the scheduler's machine every pod and node change between the
-    /// cache it was last fed and `view` (what its informers deliver).
-    pub fn feed_scheduler(&mut self, view: &Store) {
-        self.scheduler.feed(view);
     }
 
     /// The scheduler restarts: its machine starts empty and is fed its
@@ -396,7 +407,7 @@ impl Cluster {
     /// nodes go to the first in `prefer` (the rest after, in name order);
     /// an empty `prefer` is the daemon's name order.
     pub fn step_scheduler(&mut self, view: &Store, prefer: &[String]) -> usize {
-        self.feed_scheduler(view);
+        self.scheduler.feed(view);
         let mut n = 0;
         while let Some(key) = self.scheduler.machine.poll(self.now) {
             let (ns, name) = key.split_once('/').unwrap_or(("", &key));
@@ -539,34 +550,33 @@ impl Cluster {
         self.gc.feed(view);
         let mut n = 0;
         let now = self.now;
-        let mut gc_retries = Vec::new();
+        let mut failures = Vec::new();
         // An absent owner queues its dependent again: looked at in this step too.
         loop {
-        let keys = Self::due(now, |t| self.gc.machine.poll(t));
-        if keys.is_empty() {
-            break;
-        }
-        for key in keys {
-            let step = self.gc.machine.reconcile(&key, &**view).step;
-            match step {
-                GcStep::Act(effects) => {
-                    let (wrote, failed) = self.apply_in_order("garbage-collector", &effects);
-                    n += wrote;
-                    self.gc.machine.done(now, &key, failed);
-                    if failed {
-                        // Taken again after the loop: at the next step.
-                        gc_retries.push(key);
+            let keys = Self::due(now, |t| self.gc.machine.poll(t));
+            if keys.is_empty() {
+                break;
+            }
+            for key in keys {
+                match self.gc.machine.reconcile(&key, &**view).step {
+                    GcStep::Act(effects) => {
+                        let (wrote, failed) = self.apply_in_order("garbage-collector", &effects);
+                        n += wrote;
+                        self.gc.machine.done(now, &key, failed);
+                        if failed {
+                            failures.push(key);
+                        }
                     }
-                }
-                GcStep::Verify { kind, namespace, name, uid } => {
-                    let exists = self.get(kind, &namespace, &name).is_some_and(|o| o.meta().uid == uid);
-                    self.gc.machine.handle_verified(&key, &uid, exists);
-                    self.gc.machine.done(now, &key, false);
+                    GcStep::Verify { kind, namespace, name, uid } => {
+                        let exists = self.get(kind, &namespace, &name).is_some_and(|o| o.meta().uid == uid);
+                        self.gc.machine.handle_verified(&key, &uid, exists);
+                        self.gc.machine.done(now, &key, false);
+                    }
                 }
             }
         }
-        }
-        for key in gc_retries {
+        // Retried at the next step, not in this one's loop.
+        for key in failures {
             retry_at_next_step(&mut self.gc.machine.queue, &key, true);
         }
         self.wake_at_timer(self.gc.machine.poll_timeout());

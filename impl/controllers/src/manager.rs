@@ -14,7 +14,7 @@ use podcore::cache::{Indexed, PerKind, View};
 use podcore::controller::deployment::DeploymentController;
 use podcore::controller::gc::{GarbageCollector, GcStep};
 use podcore::controller::nodelifecycle::{NodeDecided, NodeLifecycleConfig, NodeLifecycleController, NodeStep, NODE_LEASE_NAMESPACE};
-use podcore::controller::replicaset::{waves, ReplicaSetController, RsOptions};
+use podcore::controller::replicaset::{ReplicaSetController, RsOptions, Writes};
 use podcore::controller::Controller;
 use podcore::effect::{Effect, Outcome};
 use podcore::object::Kind;
@@ -171,20 +171,16 @@ impl Manager {
             self.tracers.rs.record(&Record::ReplicaSet { now: at, rs: rs.clone(), pods: pods.clone(), expectations: expectations.clone(), out: r.outcome.clone() });
         }
         let effects = &r.outcome.effects;
-        let mut failed = false;
-        let mut creations_stopped = false;
-        for wave in waves(effects) {
-            let batch = &effects[wave.writes.clone()];
-            let results: Vec<Result<(), u16>> = if wave.creations && creations_stopped { vec![Err(0); batch.len()] } else { execute_all(&self.client, "replicaset-controller", key, batch).await };
+        let mut writes = Writes::new(effects);
+        while let Some(next) = writes.next() {
+            let batch = &effects[next.wave.writes.clone()];
+            let results = if next.send { execute_all(&self.client, "replicaset-controller", key, batch).await } else { vec![Err(0); batch.len()] };
             for (e, res) in batch.iter().zip(&results) {
                 self.rs.handle_write_result(key, e, *res);
             }
-            if results.iter().any(|r| r.is_err()) {
-                failed = true;
-                creations_stopped |= wave.creations;
-            }
+            writes.answered(&next.wave, &results);
         }
-        self.rs.done(now(), key, r.outcome.requeue_after_ms, failed);
+        self.rs.done(now(), key, r.outcome.requeue_after_ms, writes.failed());
     }
 
     async fn sync_deployment(&mut self, key: &str) {

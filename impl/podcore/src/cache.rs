@@ -169,6 +169,11 @@ impl PerKind<'_> {
     fn of(&self, kind: Kind) -> Option<&dyn View> {
         self.0.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
     }
+
+    /// `f` asked of `kind`'s cache; nothing when there is none.
+    fn ask<'s>(&'s self, kind: Kind, f: impl FnOnce(&'s dyn View) -> Objects<'s>) -> Objects<'s> {
+        self.of(kind).map_or_else(|| Box::new(std::iter::empty()) as Objects<'s>, f)
+    }
 }
 
 impl View for PerKind<'_> {
@@ -176,23 +181,23 @@ impl View for PerKind<'_> {
         self.of(kind)?.get(kind, key)
     }
     fn list(&self, kind: Kind) -> Objects<'_> {
-        self.of(kind).map_or_else(|| Box::new(std::iter::empty()) as Objects<'_>, |v| v.list(kind))
+        self.ask(kind, |v| v.list(kind))
     }
     fn in_namespace(&self, kind: Kind, ns: &str) -> Objects<'_> {
-        self.of(kind).map_or_else(|| Box::new(std::iter::empty()) as Objects<'_>, |v| v.in_namespace(kind, ns))
+        self.ask(kind, |v| v.in_namespace(kind, ns))
     }
     fn controlled_by(&self, kind: Kind, uid: &str) -> Objects<'_> {
-        self.of(kind).map_or_else(|| Box::new(std::iter::empty()) as Objects<'_>, |v| v.controlled_by(kind, uid))
+        self.ask(kind, |v| v.controlled_by(kind, uid))
     }
     fn orphans(&self, kind: Kind, ns: &str) -> Objects<'_> {
-        self.of(kind).map_or_else(|| Box::new(std::iter::empty()) as Objects<'_>, |v| v.orphans(kind, ns))
+        self.ask(kind, |v| v.orphans(kind, ns))
     }
     fn dependents(&self, uid: &str) -> Objects<'_> {
         let uid = uid.to_string();
         Box::new(self.0.iter().flat_map(move |(_, v)| v.dependents(&uid).collect::<Vec<_>>()))
     }
     fn pods_on(&self, node: &str) -> Objects<'_> {
-        self.of(Kind::Pod).map_or_else(|| Box::new(std::iter::empty()) as Objects<'_>, |v| v.pods_on(node))
+        self.ask(Kind::Pod, |v| v.pods_on(node))
     }
 }
 

@@ -545,12 +545,20 @@ impl DeploymentController {
     pub fn done(&mut self, now: Time, key: &str, requeue_after_ms: Option<i64>, failed: bool) {
         self.queue.finish(now, key, requeue_after_ms, failed);
     }
+}
 
-    /// The model's canonical form (`Queue::settle`).
-    pub fn settle(&mut self, now: Time, view: &dyn crate::cache::View) {
-        super::queue::Queue::settle(self, now, |m| &mut m.queue, |m, key| {
-            let r = m.reconcile(now, key, view);
-            r.outcome.effects.is_empty().then_some(r.outcome.requeue_after_ms)
-        });
+impl super::queue::Looks for DeploymentController {
+    fn queue(&self) -> &super::queue::Queue {
+        &self.queue
+    }
+    fn queue_mut(&mut self) -> &mut super::queue::Queue {
+        &mut self.queue
+    }
+    fn keys(view: &dyn crate::cache::View) -> Vec<String> {
+        view.list(crate::object::Kind::Deployment).map(|o| o.meta().key()).collect()
+    }
+    fn quiet_look(&mut self, now: Time, key: &str, view: &dyn crate::cache::View) -> Option<Option<i64>> {
+        let r = self.reconcile(now, key, view);
+        r.outcome.effects.is_empty().then_some(r.outcome.requeue_after_ms)
     }
 }

@@ -244,14 +244,26 @@ impl GarbageCollector {
     pub fn done(&mut self, now: crate::time::Time, key: &str, failed: bool) {
         self.queue.finish(now, key, None, failed);
     }
+}
 
-    /// The model's canonical form (`Queue::settle`); an object that needs
-    /// a live read of its owner stays queued.
-    pub fn settle(&mut self, now: crate::time::Time, view: &dyn View) {
-        super::queue::Queue::settle(self, now, |m| &mut m.queue, |m, key| match m.reconcile(key, view).step {
+impl super::queue::Looks for GarbageCollector {
+    fn queue(&self) -> &super::queue::Queue {
+        &self.queue
+    }
+    fn queue_mut(&mut self) -> &mut super::queue::Queue {
+        &mut self.queue
+    }
+    /// Every object of the kinds the collector watches (`Kind::key` form).
+    fn keys(view: &dyn View) -> Vec<String> {
+        use super::Controller;
+        Self::WATCHES.iter().flat_map(|k| view.list(*k).map(|o| o.key())).collect()
+    }
+    /// An object that needs a live read of its owner is not quiet.
+    fn quiet_look(&mut self, _now: crate::time::Time, key: &str, view: &dyn View) -> Option<Option<i64>> {
+        match self.reconcile(key, view).step {
             GcStep::Act(e) if e.is_empty() => Some(None),
             _ => None,
-        });
+        }
     }
 }
 

@@ -251,13 +251,26 @@ impl NodeLifecycleController {
     pub fn done(&mut self, now: Time, name: &str, requeue_after_ms: Option<i64>, failed: bool) {
         self.queue.finish(now, name, requeue_after_ms, failed);
     }
+}
 
-    /// The model's canonical form (`Queue::settle`); a node that needs a
-    /// live read stays queued.
-    pub fn settle(&mut self, now: Time, view: &dyn crate::cache::View) {
-        super::queue::Queue::settle(self, now, |m| &mut m.queue, |m, name| match m.reconcile(now, name, view).step {
+impl super::queue::Looks for NodeLifecycleController {
+    fn queue(&self) -> &super::queue::Queue {
+        &self.queue
+    }
+    fn queue_mut(&mut self) -> &mut super::queue::Queue {
+        &mut self.queue
+    }
+    /// Every node, and every node a pod is bound to (one may be missing).
+    fn keys(view: &dyn crate::cache::View) -> Vec<String> {
+        use crate::object::Kind;
+        let names: std::collections::BTreeSet<String> = view.list(Kind::Node).map(|o| o.meta().name.clone()).chain(view.list(Kind::Pod).filter_map(|o| o.as_pod()).map(|p| p.spec.node_name.clone()).filter(|n| !n.is_empty())).collect();
+        names.into_iter().collect()
+    }
+    /// A node that needs a live read is not quiet.
+    fn quiet_look(&mut self, now: Time, key: &str, view: &dyn crate::cache::View) -> Option<Option<i64>> {
+        match self.reconcile(now, key, view).step {
             NodeStep::Act(out) if out.effects.is_empty() => Some(out.requeue_after_ms),
             _ => None,
-        });
+        }
     }
 }

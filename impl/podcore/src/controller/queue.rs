@@ -3,6 +3,7 @@
 //! that is added again is processed again after) plus requeue timers.
 //! Single-threaded: the machine owns it, the driver polls it.
 
+use crate::cache::View;
 use crate::time::Time;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -130,29 +131,54 @@ impl Queue {
         self.sort();
     }
 
-    /// Canonicalisation shared by the machines: every pending key whose
-    /// reconcile now writes nothing is taken now — `trial(key)` reconciles
-    /// it on a copy of the machine and returns the copy and the requeue it
-    /// asked for if it wrote nothing — so states that differ only in a
-    /// pending look that would do nothing are one state. A key whose look
-    /// writes (or needs a live read) stays queued for the machine's step.
-    pub fn settle<M: Clone>(machine: &mut M, now: Time, queue: impl Fn(&mut M) -> &mut Queue, mut trial: impl FnMut(&mut M, &str) -> Option<Option<i64>>) {
-        for key in queue(machine).pending() {
-            let mut copy = machine.clone();
-            if let Some(requeue) = trial(&mut copy, &key) {
-                *machine = copy;
-                let q = queue(machine);
+    /// Drops the timers of queued keys (each goes when its key is handed
+    /// out, `pop`) and sorts: the canonical form `Looks::settle` leaves.
+    fn canonical(&mut self) {
+        let queued: Vec<String> = self.order.iter().cloned().collect();
+        for k in queued {
+            self.timers.remove(&k);
+        }
+        self.sort();
+    }
+}
+
+/// A controller machine with a work queue, as the model's canonical form
+/// and its wake property see it; the same for the ReplicaSet, Deployment,
+/// node lifecycle and garbage-collector machines.
+pub trait Looks: Clone {
+    fn queue(&self) -> &Queue;
+    fn queue_mut(&mut self) -> &mut Queue;
+    /// Every key the machine could be asked to look at in `view`.
+    fn keys(view: &dyn View) -> Vec<String>;
+    /// Looks at `key` now: Some(the requeue the look asks for) when it
+    /// writes nothing and needs no live read; None when it has work.
+    fn quiet_look(&mut self, now: Time, key: &str, view: &dyn View) -> Option<Option<i64>>;
+    /// Drops bookkeeping that decides nothing any more (met expectations).
+    fn forget_idle(&mut self, _now: Time) {}
+
+    /// The model's canonical form: every pending key whose look now writes
+    /// nothing is taken now (on a copy, kept if quiet), so states that
+    /// differ only in a pending look that would do nothing are one state.
+    /// A key whose look writes (or needs a live read) stays queued for the
+    /// machine's step.
+    fn settle(&mut self, now: Time, view: &dyn View) {
+        for key in self.queue().pending() {
+            let mut copy = self.clone();
+            if let Some(requeue) = copy.quiet_look(now, &key, view) {
+                *self = copy;
+                let q = self.queue_mut();
                 q.forget(&key);
                 q.finish(now, &key, requeue, false);
             }
         }
-        let q = queue(machine);
-        // A queued key's timer goes when it is handed out (`pop`).
-        let queued: Vec<String> = q.order.iter().cloned().collect();
-        for k in queued {
-            q.timers.remove(&k);
-        }
-        q.sort();
+        self.queue_mut().canonical();
+        self.forget_idle(now);
+    }
+
+    /// The keys whose look now would write (or need a live read) though
+    /// they are not due (queued, or a timer due now): work no change woke.
+    fn unwoken(&self, now: Time, view: &dyn View) -> Vec<String> {
+        Self::keys(view).into_iter().filter(|k| !self.queue().is_due(k, now) && self.clone().quiet_look(now, k, view).is_none()).collect()
     }
 }
 

@@ -240,6 +240,51 @@ pub fn waves(effects: &[Effect]) -> Vec<Wave> {
     out
 }
 
+/// A reconcile's writes as they go out, wave by wave (sans-IO): `next`
+/// hands out the next wave and whether to send it; `answered` takes its
+/// results. A wave of creations after a failed batch of creations is not
+/// sent: the driver answers each of its writes `Err(0)` ("never sent"),
+/// which lowers the expectations like any failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Writes {
+    waves: std::collections::VecDeque<Wave>,
+    creations_stopped: bool,
+    failed: bool,
+}
+
+/// One wave `Writes::next` hands out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NextWave {
+    pub wave: Wave,
+    /// False: answer each write `Err(0)` without sending it.
+    pub send: bool,
+}
+
+impl Writes {
+    pub fn new(effects: &[Effect]) -> Writes {
+        Writes { waves: waves(effects).into(), creations_stopped: false, failed: false }
+    }
+
+    pub fn next(&mut self) -> Option<NextWave> {
+        let wave = self.waves.pop_front()?;
+        let send = !(wave.creations && self.creations_stopped);
+        Some(NextWave { wave, send })
+    }
+
+    /// The results of the wave `next` handed out last.
+    pub fn answered(&mut self, wave: &Wave, results: &[Result<(), u16>]) {
+        if results.iter().any(|r| r.is_err()) {
+            self.failed = true;
+            self.creations_stopped |= wave.creations;
+        }
+    }
+
+    /// Whether any write failed (or was never sent).
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+}
+
 /// What one reconcile decided, and what it read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reconciled {
@@ -358,19 +403,28 @@ impl ReplicaSetController {
         self.expectations.retain(|_, e| !e.satisfied(now));
     }
 
-    /// The model's canonical form: pending looks that write nothing taken
-    /// now (`Queue::settle`), met expectations dropped.
-    pub fn settle(&mut self, now: Time, view: &dyn crate::cache::View) {
-        super::queue::Queue::settle(self, now, |m| &mut m.queue, |m, key| {
-            let r = m.reconcile(now, key, view);
-            r.outcome.effects.is_empty().then_some(r.outcome.requeue_after_ms)
-        });
-        self.forget_met(now);
-    }
-
     /// Whether a restart would lose anything: expectations not yet met.
     pub fn holds_state(&self, now: Time) -> bool {
         self.expectations.values().any(|e| !e.satisfied(now))
+    }
+}
+
+impl super::queue::Looks for ReplicaSetController {
+    fn queue(&self) -> &super::queue::Queue {
+        &self.queue
+    }
+    fn queue_mut(&mut self) -> &mut super::queue::Queue {
+        &mut self.queue
+    }
+    fn keys(view: &dyn crate::cache::View) -> Vec<String> {
+        view.list(crate::object::Kind::ReplicaSet).map(|o| o.meta().key()).collect()
+    }
+    fn quiet_look(&mut self, now: Time, key: &str, view: &dyn crate::cache::View) -> Option<Option<i64>> {
+        let r = self.reconcile(now, key, view);
+        r.outcome.effects.is_empty().then_some(r.outcome.requeue_after_ms)
+    }
+    fn forget_idle(&mut self, now: Time) {
+        self.forget_met(now);
     }
 }
 
@@ -399,5 +453,26 @@ mod machine_tests {
         assert_eq!(spans, vec![(0..1, false), (1..2, true), (2..4, true), (4..5, false)]);
         let deletes: Vec<Effect> = ["x", "y"].iter().map(|n| Effect::delete(&pod(n), None, None)).collect();
         assert_eq!(waves(&deletes), vec![Wave { writes: 0..2, creations: false }]);
+    }
+
+    #[test]
+    fn a_failed_batch_of_creations_ends_the_creations_but_not_the_other_writes() {
+        let pod = |n: &str| {
+            let mut p = Pod::default();
+            p.metadata.name = n.into();
+            Object::Pod(p)
+        };
+        let mut effects: Vec<Effect> = (0..7).map(|i| Effect::create(pod(&format!("p{i}")))).collect();
+        effects.push(Effect::update_status(pod("rs")));
+        let mut w = Writes::new(&effects);
+        let mut sent = Vec::new();
+        while let Some(n) = w.next() {
+            sent.push((n.wave.writes.clone(), n.send));
+            // The second batch (2 creations) fails.
+            let results: Vec<Result<(), u16>> = n.wave.writes.clone().map(|i| if n.send && i == 2 { Err(500) } else if n.send { Ok(()) } else { Err(0) }).collect();
+            w.answered(&n.wave, &results);
+        }
+        assert_eq!(sent, vec![(0..1, true), (1..3, true), (3..7, false), (7..8, true)]);
+        assert!(w.failed());
     }
 }

@@ -201,6 +201,55 @@ impl View for PerKind<'_> {
     }
 }
 
+/// A view that counts the objects its lookups hand out: what a decision
+/// visits, measured from outside the machine (a scan anywhere in a
+/// machine's change handling or decision shows here, whatever it is named).
+pub struct Counted<'a> {
+    inner: &'a dyn View,
+    seen: std::cell::Cell<usize>,
+}
+
+impl<'a> Counted<'a> {
+    pub fn new(inner: &'a dyn View) -> Counted<'a> {
+        Counted { inner, seen: std::cell::Cell::new(0) }
+    }
+
+    /// Objects handed out so far.
+    pub fn seen(&self) -> usize {
+        self.seen.get()
+    }
+
+    fn counting<'s>(&'s self, it: Objects<'s>) -> Objects<'s> {
+        Box::new(it.inspect(move |_| self.seen.set(self.seen.get() + 1)))
+    }
+}
+
+impl View for Counted<'_> {
+    fn get(&self, kind: Kind, key: &str) -> Option<&Object> {
+        let o = self.inner.get(kind, key);
+        self.seen.set(self.seen.get() + usize::from(o.is_some()));
+        o
+    }
+    fn list(&self, kind: Kind) -> Objects<'_> {
+        self.counting(self.inner.list(kind))
+    }
+    fn in_namespace(&self, kind: Kind, ns: &str) -> Objects<'_> {
+        self.counting(self.inner.in_namespace(kind, ns))
+    }
+    fn controlled_by(&self, kind: Kind, uid: &str) -> Objects<'_> {
+        self.counting(self.inner.controlled_by(kind, uid))
+    }
+    fn orphans(&self, kind: Kind, ns: &str) -> Objects<'_> {
+        self.counting(self.inner.orphans(kind, ns))
+    }
+    fn dependents(&self, uid: &str) -> Objects<'_> {
+        self.counting(self.inner.dependents(uid))
+    }
+    fn pods_on(&self, node: &str) -> Objects<'_> {
+        self.counting(self.inner.pods_on(node))
+    }
+}
+
 /// `View` over a store's map (keys as `Kind::key` writes them, values any
 /// pointer to an object), by scanning the kind's range: what the model's
 /// small caches use, and the reference the indexes are tested against.

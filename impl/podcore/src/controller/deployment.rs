@@ -441,8 +441,9 @@ mod tests {
 /// change wakes (a ReplicaSet's controller, every selector that may adopt
 /// an orphan ReplicaSet, the old controller when its labels or owner
 /// change, the Deployment of a pod's ReplicaSet), and the work queue.
-/// Decisions are `reconcile_deployment`'s, over the namespace's
-/// ReplicaSets and the pods of those it controls.
+/// Decisions are `reconcile_deployment`'s, over the ReplicaSets it
+/// controls, the namespace's orphan ReplicaSets, and the pods of those it
+/// controls.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct DeploymentController {
     pub opts: DeploymentOptions,
@@ -470,7 +471,7 @@ impl Default for DeploymentOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reconciled {
     pub outcome: Outcome,
-    /// The Deployment, the namespace's ReplicaSets and its own ReplicaSets' pods.
+    /// The Deployment, the ReplicaSets it controls or may adopt, and its own ReplicaSets' pods.
     pub visited: usize,
     pub inputs: Option<(Deployment, Vec<ReplicaSet>, Vec<Pod>)>,
 }
@@ -534,7 +535,12 @@ impl DeploymentController {
         let Some(d) = view.get(Kind::Deployment, key).and_then(|o| o.as_deployment()) else {
             return Reconciled { outcome: Outcome::default(), visited: 0, inputs: None };
         };
-        let rss: Vec<&ReplicaSet> = view.in_namespace(Kind::ReplicaSet, &d.metadata.namespace).filter_map(|o| o.as_replicaset()).collect();
+        // Its candidates, as upstream's ClaimReplicaSets sees them: the
+        // ReplicaSets it controls and the namespace's orphans (those of
+        // other controllers it would skip), in key order, never the
+        // namespace's every ReplicaSet.
+        let mut rss: Vec<&ReplicaSet> = view.controlled_by(Kind::ReplicaSet, &d.metadata.uid).chain(view.orphans(Kind::ReplicaSet, &d.metadata.namespace)).filter_map(|o| o.as_replicaset()).collect();
+        rss.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         let pods: Vec<&Pod> = rss.iter().filter(|rs| super::is_controlled_by(&rs.metadata, &d.metadata.uid)).flat_map(|rs| view.controlled_by(Kind::Pod, &rs.metadata.uid)).filter_map(|o| o.as_pod()).collect();
         let outcome = reconcile_deployment(now, d, &rss, &pods);
         let inputs = self.record_inputs.then(|| (d.clone(), rss.iter().map(|r| (*r).clone()).collect(), pods.iter().map(|p| (*p).clone()).collect()));

@@ -301,6 +301,88 @@ async fn the_control_plane_runs_as_separate_processes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Each client's count of one verb in the apiserver's `/metrics`, and of
+/// its watches ended by 410 Gone.
+async fn requests_by_client(c: &Client, verb: &str) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let body = c.request_bytes(Method::GET, "/metrics", None).await.expect("metrics");
+    let (mut verbs, mut expired) = (BTreeMap::new(), BTreeMap::new());
+    for (name, labels, n) in apiserver::metrics::parse(&String::from_utf8_lossy(&body)) {
+        match name.as_str() {
+            "podchain_apiserver_requests_total" if labels["verb"] == verb => *verbs.entry(labels["client"].clone()).or_default() += n,
+            "podchain_apiserver_watch_expired_total" => *expired.entry(labels["client"].clone()).or_default() += n,
+            _ => {}
+        }
+    }
+    (verbs, expired)
+}
+
+/// After start-up no component lists: every component's informers were
+/// filled by one LIST each, and a steady run — scaling, a pod replaced, a
+/// Deployment deleted and collected — adds LISTs only for the relists
+/// that watches ended with 410 Gone ask for, counted apart. Above all the
+/// garbage collector, which used to list five kinds on every pass, reads
+/// an owner it does not see with one GET.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_start_up_no_component_lists_but_to_relist() {
+    let dir = temp_dir("e2e-lists");
+    let api = format!("127.0.0.1:{}", free_port());
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let _apiserver = Proc::start("apiserver", &s(&["apiserver", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api]), &dir);
+    wait_healthy(&format!("http://{api}"), T).await;
+    let kc = dir.join("data/kubeconfig");
+    let kc_s = kc.to_str().unwrap();
+    let _cm = Proc::start("controller-manager", &s(&["controller-manager", "--kubeconfig", kc_s]), &dir);
+    let _sched = Proc::start("scheduler", &s(&["scheduler", "--kubeconfig", kc_s]), &dir);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _kubelet = Proc::start("kubelet", &s(&["kubelet", "--node", "solo", "--kubeconfig", kc_s, "--listen", &listen, "--sync-interval-ms", "200"]), &dir);
+    let c = Client::from_kubeconfig(&kc, "e2e").unwrap();
+    c.request(Method::POST, "/apis/apps/v1/namespaces/default/deployments", Some((serde_json::to_vec(&deployment()).unwrap(), "application/json"))).await.expect("create deployment");
+    wait_for("3 running pods", T, || async {
+        let pods = web_pods(&c).await?;
+        if running(&pods).len() == 3 { Ok(()) } else { Err(describe(&pods)) }
+    })
+    .await;
+    let components = ["podchain-controller-manager", "podchain-scheduler", "podchain-kubelet"];
+    let (lists_before, expired_before) = requests_by_client(&c, "LIST").await;
+    let (deletes_before, _) = requests_by_client(&c, "DELETE").await;
+    for comp in components {
+        assert!(lists_before.get(comp).copied().unwrap_or(0) > 0, "{comp} filled its informers with a LIST: {lists_before:?}");
+    }
+
+    c.request(Method::PATCH, "/apis/apps/v1/namespaces/default/deployments/web/scale", Some((br#"{"spec":{"replicas":5}}"#.to_vec(), "application/merge-patch+json"))).await.expect("scale");
+    wait_for("5 running pods", T, || async {
+        let pods = web_pods(&c).await?;
+        if running(&pods).len() == 5 { Ok(()) } else { Err(describe(&pods)) }
+    })
+    .await;
+    let victim = web_pods(&c).await.unwrap()[0].metadata.name.clone();
+    c.request(Method::DELETE, &format!("/api/v1/namespaces/default/pods/{victim}"), None).await.expect("delete pod");
+    wait_for("the deleted pod replaced", T, || async {
+        let pods = web_pods(&c).await?;
+        if running(&pods).len() == 5 && pods.iter().all(|p| p.metadata.name != victim) { Ok(()) } else { Err(describe(&pods)) }
+    })
+    .await;
+    c.request(Method::DELETE, "/apis/apps/v1/namespaces/default/deployments/web", Some((br#"{"propagationPolicy":"Background"}"#.to_vec(), "application/json"))).await.expect("delete deployment");
+    wait_for("the Deployment's ReplicaSets and pods collected", T, || async {
+        let (rss, _) = c.list(Kind::ReplicaSet, "default", &ListOptions::default()).await.map_err(|e| e.to_string())?;
+        let pods = web_pods(&c).await?;
+        if rss.is_empty() && pods.is_empty() { Ok(()) } else { Err(format!("{} ReplicaSets, pods {}", rss.len(), describe(&pods))) }
+    })
+    .await;
+
+    let (lists_after, expired_after) = requests_by_client(&c, "LIST").await;
+    let (deletes_after, _) = requests_by_client(&c, "DELETE").await;
+    let delta = |a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>, k: &str| b.get(k).copied().unwrap_or(0) - a.get(k).copied().unwrap_or(0);
+    let cm = components[0];
+    assert!(delta(&deletes_before, &deletes_after, cm) >= 1, "the garbage collector deleted the orphaned ReplicaSet: {deletes_after:?}");
+    for comp in components {
+        let (lists, relists) = (delta(&lists_before, &lists_after, comp), delta(&expired_before, &expired_after, comp));
+        eprintln!("{comp}: {lists} LIST requests in the steady run, {relists} watches ended 410 Gone");
+        assert_eq!(lists, relists, "{comp} listed {lists} times in a steady run, and only {relists} relists were asked for");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Many simulated nodes in one kubelet process (`--count`), as kwok does:
 /// every node registers and a Deployment spreads over them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

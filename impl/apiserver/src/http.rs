@@ -40,6 +40,7 @@ pub type RespBody = BoxBody<Bytes, Infallible>;
 
 pub struct Ctx {
     pub registry: Arc<Registry>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub address: String,
     pub bookmark_interval: Duration,
 }
@@ -70,15 +71,39 @@ fn parse_query(q: Option<&str>) -> HashMap<String, String> {
     form_urlencoded::parse(q.unwrap_or("").as_bytes()).into_owned().collect()
 }
 
+/// What `/metrics` counts a request as: upstream's verb (LIST and WATCH
+/// apart from GET) and the resource (`pods`, `pods/binding`; empty for a
+/// path that names none), learnt while routing.
+struct Counted {
+    user_agent: String,
+    verb: &'static str,
+    resource: String,
+}
+
+fn verb_of(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        _ => "OTHER",
+    }
+}
+
 pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBody>, Infallible> {
-    let resp = match route(&ctx, req).await {
+    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let mut counted = Counted { user_agent, verb: verb_of(req.method()), resource: String::new() };
+    let resp = match route(&ctx, req, &mut counted).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
+    ctx.metrics.request(&counted.user_agent, counted.verb, &counted.resource, resp.status().as_u16());
     Ok(resp)
 }
 
-async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBody>, ApiError> {
+async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) -> Result<Response<RespBody>, ApiError> {
     let path = req.uri().path().trim_end_matches('/').to_string();
     let path = if path.is_empty() { "/".to_string() } else { path };
     let q = parse_query(req.uri().query());
@@ -93,6 +118,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
         (&Method::GET, ["apis", g, v]) => return discovery::resource_list(g, v).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(|| not_found_path(&path)),
         (&Method::GET, ["openapi", "v3"]) => return Ok(json_response(StatusCode::OK, &openapi::index())),
         (&Method::GET, ["openapi", "v3", gv @ ..]) => return openapi::document(&gv.join("/")).map(|d| json_response(StatusCode::OK, d)).ok_or_else(|| not_found_path(&path)),
+        (&Method::GET, ["metrics"]) => return Ok(Response::builder().header("Content-Type", "text/plain; version=0.0.4").body(full(ctx.metrics.render())).unwrap()),
         _ => {}
     }
     let (group, version, rest) = match segs.as_slice() {
@@ -139,6 +165,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
         return Err(not_found_path(&path));
     }
     t.kind = Some(kind);
+    counted.resource = if t.sub.is_empty() { resource.to_string() } else { format!("{resource}/{}", t.sub) };
     let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let wants_table = accept.contains("as=Table");
     let method = req.method().clone();
@@ -150,8 +177,11 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBo
     match method {
         Method::GET if t.name.is_empty() => {
             if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
-                watch(ctx, kind, &t.namespace, &q, wants_table)
+                counted.verb = "WATCH";
+                let expired = Expired { metrics: ctx.metrics.clone(), user_agent: counted.user_agent.clone(), resource: counted.resource.clone() };
+                watch(ctx, kind, &t.namespace, &q, wants_table, expired)
             } else {
+                counted.verb = "LIST";
                 list(ctx, kind, &t.namespace, &q, wants_table)
             }
         }
@@ -611,7 +641,20 @@ fn too_old_frame(oldest: u64, asked: &str) -> Bytes {
     watch_frame("ERROR", serde_json::to_value(e.to_status()).unwrap_or_default())
 }
 
-fn watch(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, wants_table: bool) -> Result<Response<RespBody>, ApiError> {
+/// Whom to count a watch's 410 Gone against.
+struct Expired {
+    metrics: Arc<crate::metrics::Metrics>,
+    user_agent: String,
+    resource: String,
+}
+
+impl Expired {
+    fn count(&self) {
+        self.metrics.watch_expired(&self.user_agent, &self.resource);
+    }
+}
+
+fn watch(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, wants_table: bool, expired: Expired) -> Result<Response<RespBody>, ApiError> {
     let (sel, fsel) = selectors(kind, q)?;
     let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
     let from = match rv_param.as_str() {
@@ -631,6 +674,7 @@ fn watch(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, want
         let mut watcher = match cache.watch(&prefix, from) {
             Ok(w) => w,
             Err(too_old) => {
+                expired.count();
                 let _ = tx.send(too_old_frame(too_old.oldest, &rv_param)).await;
                 return;
             }
@@ -681,6 +725,7 @@ fn watch(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, want
                     }
                 }
                 Next::TooOld(t) => {
+                    expired.count();
                     let _ = tx.send(too_old_frame(t.oldest, &watcher.cursor().to_string())).await;
                     return;
                 }

@@ -5,10 +5,12 @@
 //! - `http`: routing, decoding, responses, watch streams.
 //! - `discovery`, `table`: what kubectl needs to find and print resources.
 //! - `openapi`: the OpenAPI v3 documents kubectl's validation reads.
+//! - `metrics`: `/metrics`, requests counted by client, verb and resource.
 
 pub mod decode;
 pub mod discovery;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
 pub mod registry;
 pub mod table;
@@ -59,7 +61,7 @@ pub async fn serve(cfg: Config, store: Arc<dyn podstore::Store>) -> Result<(), S
 
 /// Serves on an already bound listener.
 pub async fn serve_on(listener: tokio::net::TcpListener, registry: Arc<Registry>, address: String, bookmark_interval: Duration) -> Result<(), String> {
-    let ctx = Arc::new(http::Ctx { registry: registry.clone(), address, bookmark_interval });
+    let ctx = Arc::new(http::Ctx { registry: registry.clone(), metrics: Default::default(), address, bookmark_interval });
     // Upstream's namespace controller, reduced: finish terminating namespaces.
     let r = registry.clone();
     tokio::spawn(async move {

@@ -1,6 +1,6 @@
 //! The apiserver over real HTTP, in-process: status codes and Status bodies,
 //! limits at their bounds, selectors, pagination, watch semantics (order,
-//! bookmarks, 410), patches, binding, graceful deletion.
+//! bookmarks, 410), patches, binding, graceful deletion, `/metrics`.
 
 use apiserver::http::MAX_REQUEST_BODY_BYTES;
 use apiserver::Registry;
@@ -181,6 +181,15 @@ async fn a_watch_from_a_compacted_revision_gets_410() {
         WatchEvent::Error(e) => assert_eq!((e.code, e.reason), (410, "Expired")),
         other => panic!("expected a 410 ERROR event, got {other:?}"),
     }
+    // `/metrics` counts the requests by client and verb, and the 410 apart.
+    c.list(Kind::Pod, "default", &ListOptions::default()).await.unwrap();
+    let text = String::from_utf8(c.request_bytes(Method::GET, "/metrics", None).await.unwrap().to_vec()).unwrap();
+    let samples = apiserver::metrics::parse(&text);
+    let value = |name: &str, want: &[(&str, &str)]| samples.iter().filter(|(n, l, _)| n == name && want.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))).map(|s| s.2).sum::<u64>();
+    assert_eq!(value("podchain_apiserver_requests_total", &[("client", "apiserver-test"), ("verb", "POST"), ("resource", "pods"), ("code", "201")]), 5, "{text}");
+    assert_eq!(value("podchain_apiserver_requests_total", &[("client", "apiserver-test"), ("verb", "WATCH"), ("resource", "pods")]), 1, "{text}");
+    assert_eq!(value("podchain_apiserver_requests_total", &[("client", "apiserver-test"), ("verb", "LIST"), ("resource", "pods")]), 1, "{text}");
+    assert_eq!(value("podchain_apiserver_watch_expired_total", &[("client", "apiserver-test"), ("resource", "pods")]), 1, "{text}");
 }
 
 #[tokio::test]

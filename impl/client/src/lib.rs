@@ -106,6 +106,12 @@ impl Client {
 
     /// One request, with a timeout; a non-2xx answer becomes its Status.
     pub async fn request(&self, method: Method, path: &str, body: Option<(Vec<u8>, &str)>) -> Result<Value, ApiError> {
+        let bytes = self.request_bytes(method, path, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("the apiserver answered with invalid JSON: {e}")))
+    }
+
+    /// `request`, answered with the body as it came (`/metrics` is text).
+    pub async fn request_bytes(&self, method: Method, path: &str, body: Option<(Vec<u8>, &str)>) -> Result<Bytes, ApiError> {
         let fut = async {
             let resp = self.send(method, path, body).await?;
             let code = resp.status();
@@ -116,7 +122,7 @@ impl Client {
                     _ => ApiError::new(code.as_u16(), "Unknown", String::from_utf8_lossy(&bytes).to_string()),
                 });
             }
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("the apiserver answered with invalid JSON: {e}")))
+            Ok(bytes)
         };
         tokio::time::timeout(REQUEST_TIMEOUT, fut).await.map_err(|_| transport("request timed out"))?
     }

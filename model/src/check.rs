@@ -101,6 +101,12 @@ pub struct ModelConfig {
     /// Times a controller (ReplicaSet or Deployment) is woken while its
     /// cache may be behind the store (`Action::Resync`).
     pub resyncs: u8,
+    /// Times the apiserver refuses the ReplicaSet or Deployment
+    /// controller's next write (503), as an overloaded or restarting
+    /// apiserver does (`Action::RefuseWrite`). Those two retry at their
+    /// next step; the scheduler's refused binding backs off, which needs
+    /// the clock (`ticks`), so it is left out to keep the space small.
+    pub refusals: u8,
     /// Kubelets that die for good.
     pub node_failures: u8,
     /// Containers that exit with code 1.
@@ -153,6 +159,7 @@ impl Default for ModelConfig {
             consistency: Consistency::StaleMonotonic,
             crashes: 0,
             resyncs: 0,
+            refusals: 0,
             node_failures: 0,
             container_exits: 0,
             rollout: false,
@@ -193,6 +200,10 @@ pub enum Action {
     /// an informer's catch up object by object, so the change of one object
     /// can wake a controller before the changes of others arrive.
     Resync(Component),
+    /// The apiserver will refuse this controller's next write with 503
+    /// Service Unavailable: a write that fails for no reason of its own,
+    /// which the controller must answer and retry.
+    RefuseWrite(Component),
     /// The newest running container on this node exits with code 1.
     ExitContainer(u8),
     /// This node's kubelet stops for good.
@@ -221,6 +232,7 @@ pub struct State {
     pub cache_revisions: BTreeMap<Component, u64>,
     pub crashes_left: u8,
     pub resyncs_left: u8,
+    pub refusals_left: u8,
     pub node_failures_left: u8,
     pub exits_left: u8,
     pub ticks_left: u8,
@@ -311,7 +323,8 @@ impl PodChainModel {
                 n.cluster.step_deployments(&view);
             }
             Component::ReplicaSets => {
-                n.cluster.step_replicasets(&view);
+                let (_, unfounded) = n.cluster.step_replicasets(&view);
+                n.violations.extend(unfounded);
             }
             Component::Scheduler => {
                 let prefer: Vec<String> = order.iter().map(|i| node_name(*i)).collect();
@@ -559,7 +572,8 @@ impl PodChainModel {
         let mut wake: Option<Time> = None;
         for c in self.components() {
             let stepped = self.step(s, c);
-            if stepped.cluster.objects != s.cluster.objects || stepped.cluster.agents != s.cluster.agents {
+            // A write refused is a write tried: the component has work.
+            if stepped.cluster.objects != s.cluster.objects || stepped.cluster.agents != s.cluster.agents || stepped.cluster.refusing != s.cluster.refusing {
                 return (false, None);
             }
             if let Some(at) = stepped.cluster.wake_at.filter(|at| *at > s.cluster.now) {
@@ -706,6 +720,7 @@ impl Model for PodChainModel {
             cache_revisions,
             crashes_left: cfg.crashes,
             resyncs_left: cfg.resyncs,
+            refusals_left: cfg.refusals,
             node_failures_left: cfg.node_failures,
             exits_left: cfg.container_exits,
             ticks_left: cfg.ticks,
@@ -740,6 +755,9 @@ impl Model for PodChainModel {
             }
             if s.resyncs_left > 0 && matches!(c, Component::ReplicaSets | Component::Deployments) {
                 actions.push(Action::Resync(c));
+            }
+            if s.refusals_left > 0 && matches!(c, Component::ReplicaSets | Component::Deployments) && !s.cluster.refusing.contains(&c.name()) {
+                actions.push(Action::RefuseWrite(c));
             }
         }
         if s.exits_left > 0 {
@@ -783,6 +801,12 @@ impl Model for PodChainModel {
                     Component::Deployments => n.cluster.deployments.resync(),
                     _ => {}
                 }
+                n
+            }
+            Action::RefuseWrite(c) => {
+                let mut n = s.clone();
+                n.refusals_left -= 1;
+                n.cluster.refusing.insert(c.name());
                 n
             }
             Action::Restart(c) => {
@@ -871,6 +895,7 @@ impl Model for PodChainModel {
             Action::Sync(c) => format!("{}'s watch catches up", c.name()),
             Action::Restart(c) => format!("{} crashes and restarts", c.name()),
             Action::Resync(c) => format!("{}'s informers resync", c.name()),
+            Action::RefuseWrite(c) => format!("the apiserver will refuse {}'s next write (503)", c.name()),
             Action::ExitContainer(i) => format!("a container on node-{i} exits with code 1"),
             Action::FailNode(i) => format!("node-{i}'s kubelet dies"),
             Action::UpdateImage => "the user changes the image".into(),
@@ -1088,7 +1113,7 @@ pub fn explore(cfg: ModelConfig, addr: &str) -> ! {
 /// Faults and changes of the desired state: the actions that "stop" before
 /// liveness is asked of the rest.
 pub fn is_fault(a: &Action) -> bool {
-    matches!(a, Action::Restart(_) | Action::ExitContainer(_) | Action::FailNode(_) | Action::UpdateImage | Action::Scale(_) | Action::DeleteDeployment)
+    matches!(a, Action::Restart(_) | Action::RefuseWrite(_) | Action::ExitContainer(_) | Action::FailNode(_) | Action::UpdateImage | Action::Scale(_) | Action::DeleteDeployment)
 }
 
 /// Weak-fairness classes: each component's step and each component's watch

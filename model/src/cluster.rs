@@ -2,6 +2,7 @@
 //! component sees the store as it is now); the model adds stale caches.
 
 use podcore::admission::{self, CreateContext, Write};
+use std::collections::BTreeSet;
 use podcore::controller::deployment::{DeploymentController, DeploymentOptions};
 use podcore::controller::gc::{GarbageCollector, GcStep};
 use podcore::controller::kubelet::{node_object, orphan_actions, renewed_lease, sync_pod, KubeletOptions, NodeFacts};
@@ -176,6 +177,9 @@ pub struct Cluster {
     pub wake_at: Option<Time>,
     /// What the write being applied stored (moved into its `Applied`).
     last_stored: Option<Shared<Object>>,
+    /// Components whose next write the apiserver refuses (503), a fault
+    /// the model injects (`Action::RefuseWrite`).
+    pub refusing: BTreeSet<String>,
 }
 
 /// A key whose write failed is retried at the machine's next step, not
@@ -212,6 +216,7 @@ impl Cluster {
             journal: Vec::new(),
             wake_at: None,
             last_stored: None,
+            refusing: BTreeSet::new(),
         };
         for ns in ["default", "kube-system", "kube-node-lease"] {
             let mut n = Namespace::default();
@@ -260,7 +265,7 @@ impl Cluster {
 
     /// Applies one effect exactly as the apiserver would (same admission functions).
     pub fn apply(&mut self, component: &str, e: &Effect) -> Result<u64, ApiError> {
-        let r = self.apply_inner(e);
+        let r = if self.refusing.remove(component) { Err(ApiError::new(503, "ServiceUnavailable", "the server is currently unable to handle the request")) } else { self.apply_inner(e) };
         let stored = self.last_stored.take();
         self.journal.push(Applied { at: self.now, component: component.into(), effect: e.clone(), result: r.clone().map_err(|e| e.to_string()), stored });
         r
@@ -366,28 +371,48 @@ impl Cluster {
 
     /// The ReplicaSet controller's step: its writes go out in the waves the
     /// daemon sends them in (`Writes`), one after another.
-    pub fn step_replicasets(&mut self, view: &Store) -> usize {
+    /// The ReplicaSet controller's step, as the daemon's: each due key
+    /// reconciled, its writes sent in waves and every result answered
+    /// back. Returns the writes that succeeded, and where the expectations
+    /// a reconcile left do not stand for exactly its writes that succeeded
+    /// (a violation: see proofs/replicaset-expectations-answered.md).
+    pub fn step_replicasets(&mut self, view: &Store) -> (usize, Vec<String>) {
         self.replicasets.feed(view);
-        let mut n = 0;
+        let (mut n, mut unfounded) = (0, Vec::new());
         let now = self.now;
         for key in Self::due(now, |t| self.replicasets.machine.poll(t)) {
             let r = self.replicasets.machine.reconcile(now, &key, &**view);
             let mut writes = Writes::new(&r.outcome.effects);
+            let (mut created, mut deleted) = (0, BTreeSet::new());
             while let Some(next) = writes.next() {
                 let mut results = Vec::new();
                 for e in &r.outcome.effects[next.wave.writes.clone()] {
                     let res = if next.send { self.apply("replicaset-controller", e).map(|_| ()).map_err(|e| e.code) } else { Err(0) };
                     n += usize::from(res.is_ok());
+                    match e {
+                        Effect::Create(_) if res.is_ok() => created += 1,
+                        Effect::Delete(d) if res.is_ok() => {
+                            deleted.insert(d.uid.clone());
+                        }
+                        _ => {}
+                    }
                     self.replicasets.machine.handle_write_result(&key, e, res);
                     results.push(res);
                 }
                 writes.answered(&next.wave, &results);
             }
+            let (creations, deletions) = podcore::controller::replicaset::expectations_for(&r.outcome);
+            if creations > 0 || !deletions.is_empty() {
+                let left = self.replicasets.machine.expectations.get(&key).map(|e| (e.pending_creations, e.pending_deletions.clone()));
+                if left != Some((created, deleted.clone())) {
+                    unfounded.push(format!("every write answered, {key} expects {left:?} where its writes that succeeded were {created} creations and deletions {deleted:?}"));
+                }
+            }
             self.replicasets.machine.done(now, &key, r.outcome.requeue_after_ms, writes.failed());
             retry_at_next_step(&mut self.replicasets.machine.queue, &key, writes.failed());
         }
         self.wake_at_timer(self.replicasets.machine.poll_timeout());
-        n
+        (n, unfounded)
     }
 
     /// The ReplicaSet controller restarts: its machine starts empty and is
@@ -608,7 +633,7 @@ impl Cluster {
         let v = self.objects.clone();
         n += self.step_deployments(&v);
         let v = self.objects.clone();
-        n += self.step_replicasets(&v);
+        n += self.step_replicasets(&v).0;
         let v = self.objects.clone();
         n += self.step_scheduler(&v, &[]);
         for node in &nodes {

@@ -71,6 +71,32 @@ fn without_waking_on_replicaset_updates_a_deployment_is_left_behind() {
     assert_pinned_counterexample(cfg, UNWOKEN, PINNED_WAKE_TRACE);
 }
 
+/// The glue's other half: every write answered, the ReplicaSet
+/// controller expects exactly what its writes that succeeded will show.
+/// With a failed write left to the cache (which will never show it), the
+/// creation refused at step 4 leaves the ReplicaSet expecting a pod that
+/// will never come (the violation is recorded in that step's state): it
+/// would wait out `EXPECTATIONS_TIMEOUT_MS` before creating again.
+#[test]
+fn without_lowering_expectations_on_a_failed_write_a_replicaset_waits_in_vain() {
+    let mut cfg = ModelConfig { nodes: 1, replicas: 1, consistency: Consistency::StaleMonotonic, refusals: 1, ..Default::default() };
+    cfg.rs.lower_expectations_on_failure = false;
+    assert_pinned_counterexample(cfg.clone(), SAFETY, PINNED_FAILED_WRITE_TRACE);
+    cfg.rs.lower_expectations_on_failure = true;
+    let c = check(cfg);
+    assert!(c.is_done() && c.discovery(SAFETY).is_none(), "with the safeguard on it holds: {:?}", c.discovery(SAFETY).map(|_| actions_of(&*c, SAFETY)));
+    assert_eq!(c.unique_state_count(), 103_612);
+}
+
+const PINNED_FAILED_WRITE_TRACE: &[&str] = &[
+    "deployment-controller acts on its cache",
+    "replicaset-controller's watch catches up",
+    "the apiserver will refuse replicaset-controller's next write (503)",
+    "replicaset-controller acts on its cache",
+    "deployment-controller's watch catches up",
+    "replicaset-controller's watch catches up",
+];
+
 const UNWOKEN: &str = "no controller leaves work that a change made necessary unwoken";
 const PINNED_WAKE_TRACE: &[&str] = &[
     "deployment-controller acts on its cache",
@@ -333,3 +359,4 @@ fn an_idle_cluster_is_looked_ahead_max_idle_wakeups_times() {
     assert_eq!(m.next_event_within(s, MAX_IDLE_WAKEUPS), (None, MAX_IDLE_WAKEUPS));
     assert_eq!(m.next_event_within(s, MAX_IDLE_WAKEUPS + 1), (None, MAX_IDLE_WAKEUPS + 1), "the wake-ups go on: only the bound stops the search");
 }
+

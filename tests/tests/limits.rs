@@ -16,6 +16,8 @@ const AT_THE_BOUND: &[(&str, &str, &str)] = &[
     ("MAX_BINDS_IN_FLIGHT", "impl/podcore/src/controller/scheduler.rs", "at_most_max_binds_in_flight_are_unanswered"),
     ("MAX_BATCH_BYTES", "impl/podstore/tests/group_commit.rs", "a_batch_appends_at_most_max_batch_bytes"),
     ("MAX_BODY_DEPTH", "impl/apiserver/src/decode.rs", "alias_bombs_and_depth_are_refused_quickly"),
+    ("MAX_CLIENTS", "impl/apiserver/src/metrics.rs", "clients_beyond_the_bound_are_counted_together"),
+    ("MAX_CLIENT_NAME", "impl/apiserver/src/metrics.rs", "a_client_is_the_first_word_of_its_user_agent"),
     ("MAX_CONFLICT_RETRIES", "impl/apiserver/tests/http.rs", "patches_retry_conflicts_up_to_max_conflict_retries"),
     ("MAX_CONTAINERS", "impl/podcore/src/validation.rs", "too_many_containers_is_refused_at_the_bound"),
     ("MAX_CPU_SHARES", "impl/podcore/src/controller/runtimespec.rs", "resources_map_like_upstream"),

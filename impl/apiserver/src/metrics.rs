@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(client_of("podchain-kubelet/n0001"), "podchain-kubelet");
         assert_eq!(client_of("kubectl/v1.32.0 (linux/amd64) kubernetes/70d3cc9"), "kubectl");
         assert_eq!(client_of(""), "unknown");
-        assert_eq!(client_of("a\"b}c{d=e,f"), "abcdef", "nothing that would need escaping in a label");
+        assert_eq!(client_of("a\"b\\c=d,e"), "abcde", "nothing that would need escaping in a label");
         assert_eq!(client_of(&"x".repeat(MAX_CLIENT_NAME + 1)).len(), MAX_CLIENT_NAME);
     }
 

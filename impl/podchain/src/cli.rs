@@ -255,6 +255,8 @@ pub enum Safeguard {
     RvPrecondition,
     /// A ReplicaSet's update waking its Deployment.
     ReplicasetUpdates,
+    /// A failed write lowering the ReplicaSet expectation it raised.
+    FailedWrites,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -274,6 +276,9 @@ pub struct ModelArgs {
     /// Times a controller is woken while its cache may be behind the store (informer resyncs).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub resyncs: u8,
+    /// Times the apiserver refuses the ReplicaSet or Deployment controller's next write (503).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub refusals: u8,
     /// Kubelets that may die.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub node_failures: u8,
@@ -328,6 +333,7 @@ impl ModelArgs {
         };
         cfg.crashes = self.crashes;
         cfg.resyncs = self.resyncs;
+        cfg.refusals = self.refusals;
         cfg.node_failures = self.node_failures;
         cfg.container_exits = self.exits;
         cfg.rollout = self.rollout;
@@ -348,6 +354,7 @@ impl ModelArgs {
                 Safeguard::Requeue => cfg.scheduler.requeue_on_room = false,
                 Safeguard::RvPrecondition => cfg.check_resource_version = false,
                 Safeguard::ReplicasetUpdates => cfg.deployment.wake_on_replicaset_updates = false,
+                Safeguard::FailedWrites => cfg.rs.lower_expectations_on_failure = false,
             }
         }
         cfg.symmetry = match self.symmetry {

@@ -19,11 +19,15 @@ pub const BURST_REPLICAS: usize = 500;
 pub struct RsOptions {
     pub use_expectations: bool,
     pub burst: usize,
+    /// A failed (or unsent) write lowers the expectation it raised, as
+    /// upstream's slowStartBatch and manageReplicas do; off, only the
+    /// cache's changes do, and a refused creation is waited for in vain.
+    pub lower_expectations_on_failure: bool,
 }
 
 impl Default for RsOptions {
     fn default() -> Self {
-        RsOptions { use_expectations: true, burst: BURST_REPLICAS }
+        RsOptions { use_expectations: true, burst: BURST_REPLICAS, lower_expectations_on_failure: true }
     }
 }
 
@@ -380,7 +384,7 @@ impl ReplicaSetController {
     /// 0 when it was never sent because an earlier batch failed). A write
     /// that did not happen will never be seen: its expectation is lowered.
     pub fn handle_write_result(&mut self, key: &str, effect: &Effect, result: Result<(), u16>) {
-        if result.is_ok() {
+        if result.is_ok() || !self.opts.lower_expectations_on_failure {
             return;
         }
         if let Some(exp) = self.expectations.get_mut(key) {

@@ -669,9 +669,12 @@ fn watch(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, want
     let (tx, rx) = mpsc::channel::<Bytes>(WATCH_CHANNEL_FRAMES);
     let cache = ctx.registry.cache(kind).clone();
     let prefix = prefix_of(kind, ns);
+    // Indexed delivery: a watch of one node's pods is handed only theirs
+    // (the selectors below still filter each event).
+    let trigger = crate::registry::trigger_of(kind, &fsel);
     let bookmark_interval = ctx.bookmark_interval;
     tokio::spawn(async move {
-        let mut watcher = match cache.watch(&prefix, from) {
+        let mut watcher = match cache.watch_selecting(&prefix, from, trigger) {
             Ok(w) => w,
             Err(too_old) => {
                 expired.count();

@@ -63,6 +63,23 @@ pub fn encode(obj: &Object) -> Vec<u8> {
     o.to_json()
 }
 
+/// The field the pod watch cache indexes its events by (upstream's
+/// NodeNameTriggerFunc): a watch selecting `spec.nodeName=<node>`, as every
+/// kubelet's does, is handed only its node's events.
+pub const POD_TRIGGER_FIELD: &str = "spec.nodeName";
+
+fn pod_node_name(o: &Object) -> Option<String> {
+    o.as_pod().map(|p| p.spec.node_name.clone())
+}
+
+/// The trigger value a watch of `kind` with field selector `fsel` selects.
+pub fn trigger_of(kind: Kind, fsel: &podcore::object::FieldSelector) -> Option<String> {
+    if kind != Kind::Pod {
+        return None;
+    }
+    fsel.terms.iter().find(|(f, equals, _)| f == POD_TRIGGER_FIELD && *equals).map(|(_, _, v)| v.clone())
+}
+
 impl Registry {
     /// Loads every object into fresh caches and subscribes the feeder.
     pub fn open(store: Arc<dyn Store>, window_events: usize, default_toleration_seconds: i64) -> Result<Arc<Registry>, String> {
@@ -70,7 +87,8 @@ impl Registry {
         let mut caches = BTreeMap::new();
         for kind in Kind::ALL {
             let objs = load(store.as_ref(), kind)?;
-            caches.insert(kind, WatchCache::new(window_events, rev, objs));
+            let cache = WatchCache::new(window_events, rev, objs);
+            caches.insert(kind, if kind == Kind::Pod { cache.indexed_by(pod_node_name) } else { cache });
         }
         let seed = {
             use std::io::Read;

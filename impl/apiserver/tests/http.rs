@@ -192,6 +192,39 @@ async fn a_watch_from_a_compacted_revision_gets_410() {
     assert_eq!(value("podchain_apiserver_watch_expired_total", &[("client", "apiserver-test"), ("resource", "pods")]), 1, "{text}");
 }
 
+/// A kubelet's watch (`spec.nodeName=<node>`) is delivered through the
+/// pod cache's node index: it sees its node's pods bound and deleted, none
+/// of another node's, and is not woken by another node's: those events
+/// pass through its 5-event window while it sleeps, with its cursor still
+/// before them, and do not cut it off (only an event of its own lost would).
+#[tokio::test]
+async fn a_node_watch_gets_its_nodes_pods_and_outlives_other_nodes_churn() {
+    let c = start(5).await;
+    post(&c, PODS, &pod("mine", json!({}))).await.unwrap();
+    let (_, rv) = c.list(Kind::Pod, "default", &ListOptions::default()).await.unwrap();
+    let on_n1 = ListOptions { field_selector: "spec.nodeName=n1".into(), ..Default::default() };
+    let mut w = c.watch(Kind::Pod, "", &on_n1, &rv, 30).await.unwrap();
+    for i in 0..10 {
+        post(&c, PODS, &pod(&format!("other{i}"), json!({}))).await.unwrap();
+        let uid = c.get(Kind::Pod, "default", &format!("other{i}")).await.unwrap().meta().uid.clone();
+        c.bind("default", &format!("other{i}"), &uid, "n2").await.unwrap();
+    }
+    let uid = c.get(Kind::Pod, "default", "mine").await.unwrap().meta().uid.clone();
+    c.bind("default", "mine", &uid, "n1").await.unwrap();
+    c.request(Method::DELETE, &format!("{PODS}/mine"), None).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match w.next().await.unwrap().unwrap() {
+            WatchEvent::Added(o) => seen.push(("ADDED", o.meta().name.clone())),
+            WatchEvent::Modified(o) => seen.push(("MODIFIED", o.meta().name.clone())),
+            WatchEvent::Deleted(o) => seen.push(("DELETED", o.meta().name.clone())),
+            WatchEvent::Bookmark(_) => {}
+            WatchEvent::Error(e) => panic!("the node watch was cut off: {e:?}"),
+        }
+    }
+    assert_eq!(seen, vec![("ADDED", "mine".to_string()), ("MODIFIED", "mine".to_string())], "bound to n1, then marked for deletion");
+}
+
 #[tokio::test]
 async fn binding_is_once_and_bound_pods_are_deleted_gracefully() {
     let c = start(100).await;

@@ -12,6 +12,14 @@
 //!   client relists, as upstream's 410 Gone asks it to); otherwise it sees
 //!   every event after its start revision exactly once, in order.
 //!
+//! Indexed delivery (upstream's indexed triggers): a cache may be given a
+//! trigger function (for pods, `spec.nodeName`). A watcher that selects one
+//! trigger value (a kubelet's `spec.nodeName=<node>`) is woken only by the
+//! events whose object, before or after, has that value, and reads them
+//! through a per-value index of the window, never scanning the others' events;
+//! so 5,000 kubelets cost one wake per event, not 5,000. Such a watcher is cut
+//! off only when an event of its own value leaves the window unread.
+//!
 //! Revisions are global (the store's), so a resource's window may have gaps:
 //! `floor` is the revision after which this cache holds every event of its
 //! resource. The feeder calls `advance` for revisions that touched other
@@ -52,14 +60,35 @@ pub struct TooOld {
 /// Wakers are plain callbacks, outside what loom checks (loom's `Arc` cannot hold a `dyn Fn`).
 pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
+/// The value an object is indexed under for watchers (None: none).
+pub type Trigger<V> = fn(&V) -> Option<String>;
+
 struct Inner<V> {
     window: VecDeque<Event<V>>,
     capacity: usize,
     floor: u64,
     current: u64,
     objects: BTreeMap<String, Arc<V>>,
-    wakers: BTreeMap<u64, Waker>,
+    /// Per watcher: the trigger value it selects (None: every event) and its waker.
+    wakers: BTreeMap<u64, (Option<String>, Waker)>,
     next_watcher_id: u64,
+    trigger: Option<Trigger<V>>,
+    /// Trigger value → revisions of the window's events with that value
+    /// (before or after), oldest first: each event is in at most two.
+    by_trigger: BTreeMap<String, VecDeque<u64>>,
+    /// Trigger value some watcher selects → (its watchers, the newest
+    /// revision of an event with that value that left the window).
+    watched: BTreeMap<String, (usize, u64)>,
+}
+
+impl<V> Inner<V> {
+    /// The trigger values of an event: its object's after and before, each once.
+    fn triggers(&self, ev: &Event<V>) -> Vec<String> {
+        let Some(f) = self.trigger else { return vec![] };
+        let mut t: Vec<String> = ev.value.iter().chain(ev.prev.iter()).filter_map(|v| f(v)).collect();
+        t.dedup();
+        t
+    }
 }
 
 pub struct WatchCache<V> {
@@ -85,8 +114,22 @@ impl<V> WatchCache<V> {
                 objects: objects.into_iter().collect(),
                 wakers: BTreeMap::new(),
                 next_watcher_id: 0,
+                trigger: None,
+                by_trigger: BTreeMap::new(),
+                watched: BTreeMap::new(),
             })),
         }
+    }
+
+    /// The same cache, its events indexed by `trigger` for watchers that
+    /// select one value of it (see the module's doc). Set before any event.
+    pub fn indexed_by(self, trigger: Trigger<V>) -> WatchCache<V> {
+        {
+            let mut g = lock(&self.inner);
+            assert!(g.window.is_empty(), "a watch cache is indexed before its first event");
+            g.trigger = Some(trigger);
+        }
+        self
     }
 
     /// Applies one event. Events must arrive in increasing revision order.
@@ -106,10 +149,26 @@ impl<V> WatchCache<V> {
             if g.window.len() == g.capacity {
                 let evicted = g.window.pop_front().expect("full window has a front");
                 g.floor = evicted.revision;
+                for t in g.triggers(&evicted) {
+                    if let Some(revs) = g.by_trigger.get_mut(&t) {
+                        debug_assert_eq!(revs.front(), Some(&evicted.revision));
+                        revs.pop_front();
+                        if revs.is_empty() {
+                            g.by_trigger.remove(&t);
+                        }
+                    }
+                    if let Some(w) = g.watched.get_mut(&t) {
+                        w.1 = evicted.revision;
+                    }
+                }
+            }
+            let triggers = g.triggers(&ev);
+            for t in &triggers {
+                g.by_trigger.entry(t.clone()).or_default().push_back(ev.revision);
             }
             g.window.push_back(ev);
             debug_assert!(g.window.len() <= g.capacity);
-            g.wakers.values().cloned().collect()
+            g.wakers.values().filter(|(t, _)| t.as_ref().is_none_or(|t| triggers.contains(t))).map(|(_, w)| w.clone()).collect()
         };
         for w in wakers {
             w();
@@ -130,10 +189,14 @@ impl<V> WatchCache<V> {
         let wakers: Vec<Waker> = {
             let mut g = lock(&self.inner);
             g.window.clear();
+            g.by_trigger.clear();
+            for w in g.watched.values_mut() {
+                w.1 = revision;
+            }
             g.objects = objects.into_iter().collect();
             g.current = revision;
             g.floor = revision;
-            g.wakers.values().cloned().collect()
+            g.wakers.values().map(|(_, w)| w.clone()).collect()
         };
         for w in wakers {
             w();
@@ -168,7 +231,15 @@ impl<V> WatchCache<V> {
     /// `from: None` starts with a synthetic creation event for every current
     /// object (what upstream does for resourceVersion "0" or unset).
     pub fn watch(&self, prefix: &str, from: Option<u64>) -> Result<Watcher<V>, TooOld> {
+        self.watch_selecting(prefix, from, None)
+    }
+
+    /// `watch`, for a watcher that selects only objects whose trigger value
+    /// (before or after an event) is `trigger`: it is woken and handed only
+    /// those events. None, or a cache with no trigger: every event.
+    pub fn watch_selecting(&self, prefix: &str, from: Option<u64>, trigger: Option<String>) -> Result<Watcher<V>, TooOld> {
         let mut g = lock(&self.inner);
+        let trigger = trigger.filter(|_| g.trigger.is_some());
         let mut initial = VecDeque::new();
         let cursor = match from {
             Some(rv) => {
@@ -178,15 +249,23 @@ impl<V> WatchCache<V> {
                 rv
             }
             None => {
+                let f = g.trigger;
+                let selected = |v: &V| trigger.is_none() || f.is_some_and(|f| f(v) == trigger);
                 for (k, v) in g.objects.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)) {
-                    initial.push_back(Event { revision: g.current, key: k.clone(), value: Some(v.clone()), prev: None });
+                    if selected(v) {
+                        initial.push_back(Event { revision: g.current, key: k.clone(), value: Some(v.clone()), prev: None });
+                    }
                 }
                 g.current
             }
         };
         let id = g.next_watcher_id;
         g.next_watcher_id += 1;
-        Ok(Watcher { cache: self.inner.clone(), id, prefix: prefix.to_string(), cursor, initial })
+        if let Some(t) = &trigger {
+            let floor = g.floor;
+            g.watched.entry(t.clone()).or_insert((0, floor)).0 += 1;
+        }
+        Ok(Watcher { cache: self.inner.clone(), id, prefix: prefix.to_string(), cursor, initial, trigger })
     }
 }
 
@@ -207,12 +286,14 @@ pub struct Watcher<V> {
     prefix: String,
     cursor: u64,
     initial: VecDeque<Event<V>>,
+    /// The trigger value selected (see `WatchCache::watch_selecting`).
+    trigger: Option<String>,
 }
 
 impl<V> Watcher<V> {
     /// Registers a function the writer calls after each event (it must not block).
     pub fn set_waker(&self, waker: Waker) {
-        lock(&self.cache).wakers.insert(self.id, waker);
+        lock(&self.cache).wakers.insert(self.id, (self.trigger.clone(), waker));
     }
 
     /// The revision of the last event delivered (or the start revision).
@@ -228,6 +309,9 @@ impl<V> Watcher<V> {
             return Next::Events(self.initial.drain(..n).collect());
         }
         let g = lock(&self.cache);
+        if let Some(t) = &self.trigger {
+            return next_selected(&g, t, &self.prefix, &mut self.cursor, max);
+        }
         if self.cursor < g.floor {
             return Next::TooOld(TooOld { oldest: g.floor });
         }
@@ -252,9 +336,51 @@ impl<V> Watcher<V> {
     }
 }
 
+/// `next_batch` for a watcher of one trigger value: through the value's
+/// index, so it costs the events it takes, not the window's.
+fn next_selected<V>(g: &Inner<V>, t: &str, prefix: &str, cursor: &mut u64, max: usize) -> Next<V> {
+    let evicted = g.watched.get(t).map_or(0, |w| w.1);
+    if *cursor < evicted {
+        // An event of ours left the window before we read it.
+        return Next::TooOld(TooOld { oldest: g.floor });
+    }
+    let mut out = Vec::new();
+    if let Some(revs) = g.by_trigger.get(t) {
+        let start = revs.partition_point(|r| *r <= *cursor);
+        for r in revs.iter().skip(start) {
+            let at = g.window.partition_point(|e| e.revision < *r);
+            let e = &g.window[at];
+            debug_assert_eq!(e.revision, *r);
+            *cursor = *r;
+            if e.key.starts_with(prefix) {
+                out.push(e.clone());
+                if out.len() == max {
+                    return Next::Events(out);
+                }
+            }
+        }
+    }
+    // Every event of ours up to `current` is taken.
+    *cursor = (*cursor).max(g.current);
+    if out.is_empty() {
+        Next::Idle { revision: *cursor }
+    } else {
+        Next::Events(out)
+    }
+}
+
 impl<V> Drop for Watcher<V> {
     fn drop(&mut self) {
-        lock(&self.cache).wakers.remove(&self.id);
+        let mut g = lock(&self.cache);
+        g.wakers.remove(&self.id);
+        if let Some(t) = &self.trigger {
+            if let Some(w) = g.watched.get_mut(t) {
+                w.0 -= 1;
+                if w.0 == 0 {
+                    g.watched.remove(t);
+                }
+            }
+        }
     }
 }
 
@@ -327,6 +453,95 @@ mod tests {
         drop(w);
         c.apply(ev(2, "/k", Some(2)));
         assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    /// Values are (node, n): indexed by node, "" for none.
+    fn on(node: &str, n: u32) -> Option<(String, u32)> {
+        Some((node.to_string(), n))
+    }
+
+    fn evn(rev: u64, key: &str, v: Option<(String, u32)>, prev: Option<(String, u32)>) -> Event<(String, u32)> {
+        Event { revision: rev, key: key.into(), value: v.map(Arc::new), prev: prev.map(Arc::new) }
+    }
+
+    fn node_of(v: &(String, u32)) -> Option<String> {
+        Some(v.0.clone())
+    }
+
+    #[test]
+    fn a_selecting_watcher_gets_and_is_woken_by_only_its_values_events() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let c = WatchCache::new(100, 0, [("/p/old".to_string(), Arc::new(("a".to_string(), 0)))]).indexed_by(node_of);
+        let mut a = c.watch_selecting("/p/", None, Some("a".into())).unwrap();
+        let mut b = c.watch_selecting("/p/", Some(0), Some("b".into())).unwrap();
+        let mut all = c.watch("/p/", Some(0)).unwrap();
+        let wakes: Vec<Arc<AtomicUsize>> = (0..3).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+        for (w, n) in [(&a, &wakes[0]), (&b, &wakes[1]), (&all, &wakes[2])] {
+            let n = n.clone();
+            w.set_waker(Arc::new(move || {
+                n.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        c.apply(evn(1, "/p/x", on("", 1), None)); // created unbound
+        c.apply(evn(2, "/p/x", on("b", 1), on("", 1))); // bound to b
+        c.apply(evn(3, "/p/y", on("a", 2), None));
+        c.apply(evn(4, "/q/z", on("a", 3), None)); // another prefix
+        c.apply(evn(5, "/p/x", None, on("b", 1))); // deleted from b
+        let keys = |n: Next<(String, u32)>| match n {
+            Next::Events(evs) => evs.iter().map(|e| (e.key.clone(), e.revision)).collect::<Vec<_>>(),
+            other => panic!("expected events, got {other:?}"),
+        };
+        assert_eq!(keys(a.next_batch(10)), vec![("/p/old".to_string(), 0)], "the initial list holds only a's objects");
+        assert_eq!(keys(a.next_batch(10)), vec![("/p/y".to_string(), 3)]);
+        assert!(matches!(a.next_batch(10), Next::Idle { revision: 5 }));
+        assert_eq!(keys(b.next_batch(1)), vec![("/p/x".to_string(), 2)], "a batch stops at max");
+        assert_eq!(keys(b.next_batch(10)), vec![("/p/x".to_string(), 5)]);
+        assert_eq!(revs_of(all.next_batch(10)), vec![1, 2, 3, 5]);
+        let woken: Vec<usize> = wakes.iter().map(|n| n.load(Ordering::SeqCst)).collect();
+        assert_eq!(woken, vec![2, 2, 5], "a: events 3 and 4; b: 2 and 5; the unselecting watcher: all five");
+    }
+
+    fn revs_of(n: Next<(String, u32)>) -> Vec<u64> {
+        match n {
+            Next::Events(evs) => evs.iter().map(|e| e.revision).collect(),
+            other => panic!("expected events, got {other:?}"),
+        }
+    }
+
+    /// Other values' events moving the window on do not cut a selecting
+    /// watcher off; one of its own leaving the window unread does, and a
+    /// reset cuts off everyone.
+    #[test]
+    fn a_selecting_watcher_is_cut_off_only_when_its_own_event_is_lost() {
+        let c = WatchCache::new(3, 0, []).indexed_by(node_of);
+        let mut a = c.watch_selecting("", Some(0), Some("a".into())).unwrap();
+        for r in 1..=10 {
+            c.apply(evn(r, "/k", on("b", r as u32), None));
+        }
+        assert!(matches!(a.next_batch(10), Next::Idle { revision: 10 }), "nothing of a's was lost");
+        c.apply(evn(11, "/a", on("a", 0), None));
+        for r in 12..=14 {
+            c.apply(evn(r, "/k", on("b", r as u32), None));
+        }
+        assert!(matches!(a.next_batch(10), Next::TooOld(TooOld { oldest: 11 })), "a's event 11 left the window unread");
+        let mut again = c.watch_selecting("", Some(14), Some("a".into())).unwrap();
+        c.apply(evn(15, "/a", on("a", 1), None));
+        assert_eq!(revs_of(again.next_batch(10)), vec![15]);
+        c.reset(20, []);
+        assert!(matches!(again.next_batch(10), Next::TooOld(_)), "a reset cuts off a selecting watcher too");
+        drop((a, again));
+        assert!(lock(&c.inner).watched.is_empty(), "the last watcher of a value takes its entry with it");
+        assert!(lock(&c.inner).by_trigger.is_empty(), "the reset emptied the index");
+    }
+
+    #[test]
+    fn the_index_holds_only_the_windows_events() {
+        let c = WatchCache::new(2, 0, []).indexed_by(node_of);
+        for r in 1..=50 {
+            c.apply(evn(r, "/k", on(&format!("n{r}"), 0), on(&format!("n{}", r - 1), 0)));
+        }
+        let g = lock(&c.inner);
+        assert_eq!(g.by_trigger.values().map(VecDeque::len).sum::<usize>(), 4, "two events, two values each");
     }
 
     #[test]

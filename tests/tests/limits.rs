@@ -37,6 +37,7 @@ const AT_THE_BOUND: &[(&str, &str, &str)] = &[
     ("MAX_LOG_BYTES", "impl/kubelet/src/server.rs", "log_bounds_are_honoured_up_to_max_log_bytes"),
     ("MAX_MESSAGE_BYTES", "impl/cri/src/lib.rs", "responses_are_bounded_at_max_message_bytes"),
     ("MAX_NAME_LEN", "impl/podcore/src/names.rs", "subdomains_and_labels_at_their_bounds"),
+    ("MAX_POD_WORKERS", "impl/kubelet/src/lib.rs", "at_most_max_pod_workers_sync_at_once_and_a_slow_pod_delays_no_other"),
     ("MAX_PORT_NAME_LEN", "impl/podcore/src/validation.rs", "port_names_are_bounded_at_max_port_name_len"),
     ("MAX_PATCH_DEPTH", "impl/podcore/src/patch.rs", "nesting_beyond_the_limit_is_refused"),
     ("MAX_PROTOBUF_FIELDS", "impl/podcore/src/protobuf.rs", "a_message_has_at_most_max_fields"),

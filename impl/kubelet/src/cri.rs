@@ -46,6 +46,8 @@ pub struct CriRuntime {
     failures: Mutex<BTreeMap<String, BTreeMap<String, StartFailure>>>,
     /// Containers being stopped in the background (a stop waits out the grace period).
     stopping: Arc<Mutex<HashSet<String>>>,
+    /// Told the pod's uid when a background stop finishes.
+    waker: Arc<Mutex<Option<crate::runtime::PodWaker>>>,
 }
 
 impl CriRuntime {
@@ -63,6 +65,7 @@ impl CriRuntime {
             statuses: Mutex::default(),
             failures: Mutex::default(),
             stopping: Arc::default(),
+            waker: Arc::default(),
         })
     }
 
@@ -234,10 +237,12 @@ fn host_dns() -> v1::DnsConfig {
     d
 }
 
-impl Runtime for CriRuntime {
-    async fn observe(&self) -> Result<BTreeMap<String, (PodRef, PodObservation)>, String> {
-        let sandboxes = self.sandboxes(self.node_selector()).await?;
-        let containers = self.containers(self.node_selector()).await?;
+impl CriRuntime {
+    /// The pods whose sandboxes and containers carry every label of
+    /// `selector`, by uid; and the sandbox ids and container ids seen.
+    async fn observe_selected(&self, selector: HashMap<String, String>) -> Result<(BTreeMap<String, (PodRef, PodObservation)>, HashSet<String>, HashSet<String>), String> {
+        let sandboxes = self.sandboxes(selector.clone()).await?;
+        let containers = self.containers(selector).await?;
         let mut out: BTreeMap<String, (PodRef, PodObservation)> = BTreeMap::new();
         let pod_ref = |labels: &HashMap<String, String>| -> Option<PodRef> {
             Some(PodRef { namespace: labels.get(spec::LABEL_POD_NAMESPACE)?.clone(), name: labels.get(spec::LABEL_POD_NAME)?.clone(), uid: labels.get(spec::LABEL_POD_UID)?.clone() })
@@ -271,10 +276,25 @@ impl Runtime for CriRuntime {
                 obs.start_failures = f.clone().into_iter().collect();
             }
         }
+        let sandbox_ids: HashSet<String> = sandboxes.into_iter().map(|s| s.id).collect();
+        Ok((out, sandbox_ids, live))
+    }
+}
+
+impl Runtime for CriRuntime {
+    async fn observe(&self) -> Result<BTreeMap<String, (PodRef, PodObservation)>, String> {
+        let (out, sandbox_ids, live) = self.observe_selected(self.node_selector()).await?;
+        // A whole relist: what it no longer shows is forgotten.
         lock(&self.statuses).retain(|id, _| live.contains(id));
-        let sandbox_ids: HashSet<&String> = sandboxes.iter().map(|s| &s.id).collect();
         lock(&self.sandbox_ips).retain(|id, _| sandbox_ids.contains(id));
         Ok(out)
+    }
+
+    /// Two CRI lists filtered by the pod's uid label: one pod's worker
+    /// costs its own pod, not the node's.
+    async fn observe_pod(&self, uid: &str) -> Result<Option<(PodRef, PodObservation)>, String> {
+        let (mut out, _, _) = self.observe_selected(self.uid_selector(uid)).await?;
+        Ok(out.remove(uid))
     }
 
     async fn run_sandbox(&self, pod: &Pod) -> Result<(), String> {
@@ -317,18 +337,27 @@ impl Runtime for CriRuntime {
         Ok(())
     }
 
-    async fn kill_container(&self, _pod_uid: &str, id: &str, grace_period_seconds: i64) -> Result<(), String> {
+    async fn kill_container(&self, pod_uid: &str, id: &str, grace_period_seconds: i64) -> Result<(), String> {
         let id = id.strip_prefix(&self.id_scheme).unwrap_or(id);
-        // StopContainer blocks for up to the grace period: run it aside, once.
+        // StopContainer blocks for up to the grace period: run it aside,
+        // once, and wake the pod's worker when it returns.
         if !lock(&self.stopping).insert(id.to_string()) {
             return Ok(());
         }
-        let (mut rt, stopping, id) = (self.cri.runtime.clone(), self.stopping.clone(), id.to_string());
+        let (mut rt, stopping, id, waker, uid) = (self.cri.runtime.clone(), self.stopping.clone(), id.to_string(), self.waker.clone(), pod_uid.to_string());
         tokio::spawn(async move {
             let _ = rt.stop_container(v1::StopContainerRequest { container_id: id.clone(), timeout: grace_period_seconds.max(0) }).await;
             lock(&stopping).remove(&id);
+            let wake = lock(&waker).clone();
+            if let Some(wake) = wake {
+                wake(&uid);
+            }
         });
         Ok(())
+    }
+
+    fn set_waker(&self, wake: crate::runtime::PodWaker) {
+        *lock(&self.waker) = Some(wake);
     }
 
     async fn stop_sandbox(&self, _pod_uid: &str, id: &str) -> Result<(), String> {

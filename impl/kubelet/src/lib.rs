@@ -16,7 +16,6 @@ use podcore::effect::DeleteRequest;
 use podcore::object::{Kind, Object};
 use podcore::types::Pod;
 use runtime::{wall_now, Runtime};
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +24,10 @@ use tokio::sync::mpsc;
 pub const KUBELET_VERSION: &str = "v1.32.0-podchain";
 /// Syncs of one pod in a row within one pass (so sandbox → containers → status settle at once).
 pub const MAX_SYNC_ROUNDS_PER_POD: usize = 4;
+/// Pods synced at once, each by its own worker: a slow CRI call of one pod
+/// delays no other, and at most this many calls are asked of the runtime
+/// together.
+pub const MAX_POD_WORKERS: usize = 32;
 
 /// The kubelet's own endpoint unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:10250";
@@ -192,99 +195,190 @@ pub async fn run<R: Runtime>(client: Client, runtime: Arc<R>, cfg: KubeletConfig
             }
         });
     }
-    let (tx, mut rx) = mpsc::channel::<Change>(1024);
+    let (tx, rx) = mpsc::channel::<Change>(1024);
     let opts = ListOptions { field_selector: format!("spec.nodeName={node}"), ..Default::default() };
     let pods = informer::spawn(client.clone(), Kind::Pod, "", opts, tx);
     while !pods.has_synced() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let tracer = client::trace::Tracer::from_env(&format!("kubelet/{node}"));
-    let mut next = tokio::time::Instant::now();
+    let tracer = Arc::new(client::trace::Tracer::from_env(&format!("kubelet/{node}")));
+    let ctx = Arc::new(Worker { client, runtime, timings, cfg, pods, tracer });
+    pod_workers(ctx, rx).await
+}
+
+/// What every pod worker shares.
+struct Worker<R> {
+    client: Client,
+    runtime: Arc<R>,
+    timings: Arc<timings::RuntimeTimings>,
+    cfg: KubeletConfig,
+    pods: informer::Informer,
+    tracer: Arc<client::trace::Tracer>,
+}
+
+/// The pod workers: a change to a pod (from the informer), to its
+/// containers (seen by the relist, upstream's PLEG), or the end of a stop
+/// the runtime ran in the background queues its key; up to
+/// `MAX_POD_WORKERS` pods are synced at once, each by its own task; a pod
+/// changed while its worker runs is synced again after it (the queue's
+/// rule: one worker per pod). The relist, every `sync_interval`, wakes the
+/// pods whose observation changed and removes what the runtime holds for
+/// pods no longer bound here.
+async fn pod_workers<R: Runtime>(w: Arc<Worker<R>>, mut rx: mpsc::Receiver<Change>) -> Result<(), String> {
+    // The runtime's own wake-ups (a background stop finished), by pod uid.
+    let (wake_tx, mut woken) = mpsc::unbounded_channel::<String>();
+    w.runtime.set_waker(Arc::new(move |uid: &str| {
+        let _ = wake_tx.send(uid.to_string());
+    }));
+    let mut keys_by_uid: std::collections::BTreeMap<String, String> = Default::default();
+    let mut queue = podcore::controller::queue::Queue::default();
+    let mut running: tokio::task::JoinSet<(String, Option<i64>, bool)> = tokio::task::JoinSet::new();
+    let mut last_seen: std::collections::BTreeMap<String, podcore::controller::kubelet::PodObservation> = Default::default();
+    let mut next_relist = tokio::time::Instant::now();
     loop {
-        tokio::select! {
-            c = rx.recv() => if c.is_none() { return Err("pod informer stopped".into()) },
-            _ = tokio::time::sleep_until(next) => {}
+        while running.len() < MAX_POD_WORKERS {
+            let Some(key) = queue.pop(wall_now()) else { break };
+            let w = w.clone();
+            running.spawn(async move {
+                let (requeue, failed) = w.sync_key(&key).await;
+                (key, requeue, failed)
+            });
         }
-        while rx.try_recv().is_ok() {}
-        let requeue = sync_all(&client, runtime.as_ref(), &timings, &cfg, &pods, &tracer).await;
-        let wait = requeue.map(|ms| Duration::from_millis(ms.max(1) as u64)).unwrap_or(cfg.sync_interval).min(cfg.sync_interval);
-        next = tokio::time::Instant::now() + wait;
+        let timer = queue.next_timer().map(|at| tokio::time::Instant::now() + Duration::from_millis(at.ms_since(wall_now()).max(0) as u64));
+        let wake = timer.map_or(next_relist, |t| t.min(next_relist));
+        tokio::select! {
+            c = rx.recv() => match c {
+                Some(c) => {
+                    match (c.old.as_deref().and_then(Object::as_pod), c.new.as_deref().and_then(Object::as_pod)) {
+                        (_, Some(p)) => {
+                            keys_by_uid.insert(p.metadata.uid.clone(), c.key.clone());
+                        }
+                        (Some(p), None) => {
+                            keys_by_uid.remove(&p.metadata.uid);
+                        }
+                        (None, None) => {}
+                    }
+                    queue.add(&c.key);
+                }
+                None => return Err("pod informer stopped".into()),
+            },
+            Some(uid) = woken.recv() => {
+                if let Some(key) = keys_by_uid.get(&uid) {
+                    queue.add(key);
+                }
+            }
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                match done {
+                    Ok((key, requeue, failed)) => queue.finish(wall_now(), &key, requeue, failed),
+                    Err(e) => return Err(format!("a pod worker panicked: {e}")),
+                }
+            }
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        if tokio::time::Instant::now() >= next_relist {
+            w.relist(&mut queue, &mut last_seen).await;
+            next_relist = tokio::time::Instant::now() + w.cfg.sync_interval;
+        }
     }
 }
 
-/// One pass over every pod bound here and every pod the runtime holds.
-/// Returns the soonest requested re-sync.
-async fn sync_all<R: Runtime>(client: &Client, runtime: &R, timings: &timings::RuntimeTimings, cfg: &KubeletConfig, pods: &informer::Informer, tracer: &client::trace::Tracer) -> Option<i64> {
+impl<R: Runtime> Worker<R> {
+    /// One worker's run for the pod at `key`: the rounds of `sync_pod`
+    /// over its own observation. Returns the requeue it asks for and
+    /// whether it failed (to be retried).
+    async fn sync_key(&self, key: &str) -> (Option<i64>, bool) {
+        // A pod gone from the API: the relist removes what it left.
+        let Some(pod) = self.pods.get(key).and_then(|o| o.as_pod().cloned()) else { return (None, false) };
+        sync_pod_rounds(&self.client, self.runtime.as_ref(), &self.timings, &self.cfg, pod, &self.tracer).await
+    }
+
+    /// The relist (upstream's PLEG): one observation of the whole runtime;
+    /// pods whose observation changed since the last are queued, and pods
+    /// the runtime holds that no longer bound here are removed.
+    async fn relist(&self, queue: &mut podcore::controller::queue::Queue, last_seen: &mut std::collections::BTreeMap<String, podcore::controller::kubelet::PodObservation>) {
+        let observed = match self.runtime.observe().await {
+            Ok(o) => o,
+            Err(e) => {
+                log(&self.cfg.node_name, &format!("observing the runtime failed: {e}"));
+                return;
+            }
+        };
+        let bound: std::collections::BTreeMap<String, String> = self.pods.snapshot().iter().filter_map(|o| o.as_pod()).map(|p| (p.metadata.uid.clone(), p.metadata.key())).collect();
+        for (uid, key) in &bound {
+            if observed.get(uid).map(|(_, o)| o) != last_seen.get(uid) {
+                queue.add(key);
+            }
+        }
+        *last_seen = observed.iter().map(|(uid, (_, o))| (uid.clone(), o.clone())).collect();
+        for (uid, (r, obs)) in observed.iter() {
+            if bound.contains_key(uid) {
+                continue;
+            }
+            let actions = orphan_actions(obs);
+            let ghost = podcore::controller::simruntime::SimNode::ghost(r);
+            log(&self.cfg.node_name, &format!("removing pod {}/{} that is no longer bound here", r.namespace, r.name));
+            execute(self.runtime.as_ref(), &self.timings, &ghost, &actions, &self.cfg.node_name).await;
+        }
+    }
+}
+
+/// Syncs one pod up to `MAX_SYNC_ROUNDS_PER_POD` times in a row, each
+/// round over a fresh observation of that pod alone, so sandbox,
+/// containers and status settle in one worker run. Returns the soonest
+/// requeue asked for, and whether observing the runtime failed.
+async fn sync_pod_rounds<R: Runtime>(client: &Client, runtime: &R, timings: &timings::RuntimeTimings, cfg: &KubeletConfig, mut pod: Pod, tracer: &client::trace::Tracer) -> (Option<i64>, bool) {
     let mut requeue: Option<i64> = None;
-    let mut observed = match runtime.observe().await {
-        Ok(o) => o,
-        Err(e) => {
-            log(&cfg.node_name, &format!("observing the runtime failed: {e}"));
-            return None;
+    for round in 0..MAX_SYNC_ROUNDS_PER_POD {
+        let obs = match runtime.observe_pod(&pod.metadata.uid).await {
+            Ok(o) => o.map(|(_, o)| o).unwrap_or_default(),
+            Err(e) => {
+                log(&cfg.node_name, &format!("observing pod {} failed: {e}", pod.metadata.key()));
+                return (requeue, true);
+            }
+        };
+        let now = wall_now();
+        let out = sync_pod(now, &cfg.node_name, &cfg.host_ip, &pod, &obs, KubeletOptions::default());
+        if tracer.enabled() {
+            tracer.record(&podcore::trace::Record::SyncPod { now, node: cfg.node_name.clone(), host_ip: cfg.host_ip.clone(), round: round as u32, pod: pod.clone(), observation: obs.clone(), out: out.clone() });
         }
-    };
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    for obj in pods.snapshot() {
-        let Some(pod) = obj.as_pod() else { continue };
-        seen.insert(pod.metadata.uid.clone());
-        let mut pod = pod.clone();
-        for round in 0..MAX_SYNC_ROUNDS_PER_POD {
-            let obs = observed.get(&pod.metadata.uid).map(|(_, o)| o.clone()).unwrap_or_default();
-            let now = wall_now();
-            let out = sync_pod(now, &cfg.node_name, &cfg.host_ip, &pod, &obs, KubeletOptions::default());
-            if tracer.enabled() {
-                tracer.record(&podcore::trace::Record::SyncPod { now, node: cfg.node_name.clone(), host_ip: cfg.host_ip.clone(), round: round as u32, pod: pod.clone(), observation: obs.clone(), out: out.clone() });
-            }
-            if let Some(ms) = out.requeue_after_ms {
-                requeue = Some(requeue.map_or(ms, |r| r.min(ms)));
-            }
-            let acted = !out.actions.is_empty();
-            execute(runtime, timings, &pod, &out.actions, &cfg.node_name).await;
-            if let Some(status) = out.status {
-                pod.status = status;
-                match client.update_status(&Object::Pod(pod.clone())).await {
-                    Ok(o) => {
-                        if let Some(p) = o.as_pod() {
-                            pod = p.clone();
-                        }
-                    }
-                    Err(e) => {
-                        if e.code != 409 && e.code != 404 {
-                            log(&cfg.node_name, &format!("updating status of {} failed: {e}", pod.metadata.key()));
-                        }
-                        break;
+        if let Some(ms) = out.requeue_after_ms {
+            requeue = Some(requeue.map_or(ms, |r| r.min(ms)));
+        }
+        let acted = !out.actions.is_empty();
+        execute(runtime, timings, &pod, &out.actions, &cfg.node_name).await;
+        if let Some(status) = out.status {
+            pod.status = status;
+            match client.update_status(&Object::Pod(pod.clone())).await {
+                Ok(o) => {
+                    if let Some(p) = o.as_pod() {
+                        pod = p.clone();
                     }
                 }
-            }
-            if out.confirm_deletion {
-                let d = DeleteRequest { kind: Kind::Pod, namespace: pod.metadata.namespace.clone(), name: pod.metadata.name.clone(), uid: pod.metadata.uid.clone(), propagation: None, grace_period_seconds: Some(0) };
-                match client.delete(&d).await {
-                    Ok(()) => log(&cfg.node_name, &format!("pod {} terminated and deleted", pod.metadata.key())),
-                    Err(e) if e.code == 404 || e.code == 409 => {}
-                    Err(e) => log(&cfg.node_name, &format!("confirming deletion of {} failed: {e}", pod.metadata.key())),
+                Err(e) => {
+                    // 409 and 404: the pod changed or went, and that change
+                    // queues it again; anything else is retried.
+                    let unexpected = e.code != 409 && e.code != 404;
+                    if unexpected {
+                        log(&cfg.node_name, &format!("updating status of {} failed: {e}", pod.metadata.key()));
+                    }
+                    return (requeue, unexpected);
                 }
-                break;
-            }
-            if !acted {
-                break;
-            }
-            match runtime.observe().await {
-                Ok(o) => observed = o,
-                Err(_) => break,
             }
         }
-    }
-    // Pods the runtime has but the API no longer binds here.
-    for (uid, (r, obs)) in observed.iter() {
-        if seen.contains(uid) {
-            continue;
+        if out.confirm_deletion {
+            let d = DeleteRequest { kind: Kind::Pod, namespace: pod.metadata.namespace.clone(), name: pod.metadata.name.clone(), uid: pod.metadata.uid.clone(), propagation: None, grace_period_seconds: Some(0) };
+            match client.delete(&d).await {
+                Ok(()) => log(&cfg.node_name, &format!("pod {} terminated and deleted", pod.metadata.key())),
+                Err(e) if e.code == 404 || e.code == 409 => {}
+                Err(e) => log(&cfg.node_name, &format!("confirming deletion of {} failed: {e}", pod.metadata.key())),
+            }
+            break;
         }
-        let actions = orphan_actions(obs);
-        let ghost = podcore::controller::simruntime::SimNode::ghost(r);
-        log(&cfg.node_name, &format!("removing pod {}/{} that is no longer bound here", r.namespace, r.name));
-        execute(runtime, timings, &ghost, &actions, &cfg.node_name).await;
+        if !acted {
+            break;
+        }
     }
-    requeue
+    (requeue, false)
 }
 
 async fn execute<R: Runtime>(runtime: &R, timings: &timings::RuntimeTimings, pod: &Pod, actions: &[RuntimeAction], node: &str) {
@@ -374,7 +468,94 @@ mod tests {
         }
         let rt = Stuck { sim: SimRuntime::new("10.0.0"), sandboxes_asked: AtomicUsize::new(0) };
         let cfg = KubeletConfig::new("n1");
-        sync_all(&client, &rt, &timings::RuntimeTimings::default(), &cfg, &pods, &client::trace::Tracer::from_env("test")).await;
+        let pod = pods.snapshot()[0].as_pod().unwrap().clone();
+        sync_pod_rounds(&client, &rt, &timings::RuntimeTimings::default(), &cfg, pod, &client::trace::Tracer::from_env("test")).await;
         assert_eq!(rt.sandboxes_asked.load(Ordering::SeqCst), MAX_SYNC_ROUNDS_PER_POD);
+    }
+
+    /// A runtime whose sandboxes take a while, and the pod named "slow"'s
+    /// forever (until released): it counts how many are asked at once.
+    struct Gate {
+        sim: SimRuntime,
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+        release: tokio::sync::Notify,
+    }
+
+    impl Runtime for Gate {
+        async fn observe(&self) -> Result<BTreeMap<String, (PodRef, PodObservation)>, String> {
+            self.sim.observe().await
+        }
+        async fn run_sandbox(&self, pod: &Pod) -> Result<(), String> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            if pod.metadata.name == "slow" {
+                self.release.notified().await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.sim.run_sandbox(pod).await
+        }
+        async fn start_container(&self, pod: &Pod, name: &str, attempt: u32) -> Result<(), String> {
+            self.sim.start_container(pod, name, attempt).await
+        }
+        async fn kill_container(&self, pod_uid: &str, id: &str, grace: i64) -> Result<(), String> {
+            self.sim.kill_container(pod_uid, id, grace).await
+        }
+        async fn stop_sandbox(&self, pod_uid: &str, id: &str) -> Result<(), String> {
+            self.sim.stop_sandbox(pod_uid, id).await
+        }
+        async fn remove_pod(&self, pod_uid: &str) -> Result<(), String> {
+            self.sim.remove_pod(pod_uid).await
+        }
+        fn version(&self) -> String {
+            "gate://0".into()
+        }
+    }
+
+    /// One worker per pod, at most `MAX_POD_WORKERS` at once: with more pods
+    /// than that, exactly that many sandboxes are asked together, and a pod
+    /// whose sandbox never comes delays none of the others.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_max_pod_workers_sync_at_once_and_a_slow_pod_delays_no_other() {
+        let store: Arc<dyn podstore::Store> = Arc::new(podstore::Embedded::in_memory());
+        let reg = apiserver::Registry::open(store, 1000, 300).unwrap();
+        reg.bootstrap().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_secs(5)));
+        let client = Client::new(&format!("http://{addr}"), None, "kubelet-test");
+        let others = MAX_POD_WORKERS + 8;
+        for name in std::iter::once("slow".to_string()).chain((0..others).map(|i| format!("p{i}"))) {
+            let mut p = Pod::default();
+            p.metadata.name = name;
+            p.metadata.namespace = "default".into();
+            p.spec.node_name = "n1".into();
+            p.spec.containers.push(podcore::types::Container { name: "c".into(), image: "i".into(), ..Default::default() });
+            client.create(&Object::Pod(p)).await.unwrap();
+        }
+        let (tx, rx) = mpsc::channel(1024);
+        let pods = informer::spawn(client.clone(), Kind::Pod, "", ListOptions { field_selector: "spec.nodeName=n1".into(), ..Default::default() }, tx);
+        while pods.snapshot().len() < others + 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let rt = Arc::new(Gate { sim: SimRuntime::new("10.0.0"), in_flight: AtomicUsize::new(0), most: AtomicUsize::new(0), release: tokio::sync::Notify::new() });
+        let w = Arc::new(Worker { client: client.clone(), runtime: rt.clone(), timings: Default::default(), cfg: KubeletConfig::new("n1"), pods, tracer: Arc::new(client::trace::Tracer::from_env("test")) });
+        let workers = tokio::spawn(pod_workers(w, rx));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (items, _) = client.list(Kind::Pod, "default", &ListOptions::default()).await.unwrap();
+            let running = items.iter().filter_map(|o| o.as_pod()).filter(|p| p.metadata.name != "slow" && p.status.phase == "Running").count();
+            if running == others {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{running} of {others} pods running while the slow one waits");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(rt.most.load(Ordering::SeqCst), MAX_POD_WORKERS, "as many sandboxes asked at once as there are workers, never more");
+        assert_eq!(rt.in_flight.load(Ordering::SeqCst), 1, "the slow pod is still waiting for its sandbox");
+        rt.release.notify_one();
+        workers.abort();
     }
 }

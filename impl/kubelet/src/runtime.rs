@@ -14,6 +14,10 @@ use std::sync::Mutex;
 pub trait Runtime: Send + Sync + 'static {
     /// Every pod the runtime knows, by uid.
     fn observe(&self) -> impl Future<Output = Result<BTreeMap<String, (PodRef, PodObservation)>, String>> + Send;
+    /// One pod, if the runtime knows it (what a pod's worker reads).
+    fn observe_pod(&self, uid: &str) -> impl Future<Output = Result<Option<(PodRef, PodObservation)>, String>> + Send {
+        async move { Ok(self.observe().await?.remove(uid)) }
+    }
     fn run_sandbox(&self, pod: &Pod) -> impl Future<Output = Result<(), String>> + Send;
     fn start_container(&self, pod: &Pod, name: &str, attempt: u32) -> impl Future<Output = Result<(), String>> + Send;
     fn kill_container(&self, pod_uid: &str, id: &str, grace_period_seconds: i64) -> impl Future<Output = Result<(), String>> + Send;
@@ -32,7 +36,15 @@ pub trait Runtime: Send + Sync + 'static {
         async { Ok(()) }
     }
     fn version(&self) -> String;
+    /// Where to tell that something the runtime did in the background for
+    /// a pod (a container's stop, which waits out its grace period) has
+    /// finished, with the pod's uid: its worker looks again at once, not
+    /// at the next relist. Runtimes that do everything in the call ignore it.
+    fn set_waker(&self, _wake: PodWaker) {}
 }
+
+/// Called with a pod's uid when the runtime finished something for it.
+pub type PodWaker = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 /// A container's log file (CRI format) and whether it may still grow.
 #[derive(Clone, Debug)]

@@ -69,8 +69,12 @@ struct Inner<V> {
     floor: u64,
     current: u64,
     objects: BTreeMap<String, Arc<V>>,
-    /// Per watcher: the trigger value it selects (None: every event) and its waker.
-    wakers: BTreeMap<u64, (Option<String>, Waker)>,
+    /// The wakers of watchers of every event, by watcher id.
+    wakers: BTreeMap<u64, Waker>,
+    /// The wakers of watchers of one trigger value, by value, then id: an
+    /// event wakes only its values' (found by lookup, not by a pass over
+    /// every watcher).
+    selecting_wakers: BTreeMap<String, BTreeMap<u64, Waker>>,
     next_watcher_id: u64,
     trigger: Option<Trigger<V>>,
     /// Trigger value → revisions of the window's events with that value
@@ -113,6 +117,7 @@ impl<V> WatchCache<V> {
                 current: revision,
                 objects: objects.into_iter().collect(),
                 wakers: BTreeMap::new(),
+                selecting_wakers: BTreeMap::new(),
                 next_watcher_id: 0,
                 trigger: None,
                 by_trigger: BTreeMap::new(),
@@ -168,7 +173,13 @@ impl<V> WatchCache<V> {
             }
             g.window.push_back(ev);
             debug_assert!(g.window.len() <= g.capacity);
-            g.wakers.values().filter(|(t, _)| t.as_ref().is_none_or(|t| triggers.contains(t))).map(|(_, w)| w.clone()).collect()
+            let mut wake: Vec<Waker> = g.wakers.values().cloned().collect();
+            for t in &triggers {
+                if let Some(ws) = g.selecting_wakers.get(t) {
+                    wake.extend(ws.values().cloned());
+                }
+            }
+            wake
         };
         for w in wakers {
             w();
@@ -196,7 +207,7 @@ impl<V> WatchCache<V> {
             g.objects = objects.into_iter().collect();
             g.current = revision;
             g.floor = revision;
-            g.wakers.values().map(|(_, w)| w.clone()).collect()
+            g.wakers.values().chain(g.selecting_wakers.values().flat_map(|ws| ws.values())).cloned().collect()
         };
         for w in wakers {
             w();
@@ -293,7 +304,15 @@ pub struct Watcher<V> {
 impl<V> Watcher<V> {
     /// Registers a function the writer calls after each event (it must not block).
     pub fn set_waker(&self, waker: Waker) {
-        lock(&self.cache).wakers.insert(self.id, (self.trigger.clone(), waker));
+        let mut g = lock(&self.cache);
+        match &self.trigger {
+            Some(t) => {
+                g.selecting_wakers.entry(t.clone()).or_default().insert(self.id, waker);
+            }
+            None => {
+                g.wakers.insert(self.id, waker);
+            }
+        }
     }
 
     /// The revision of the last event delivered (or the start revision).
@@ -374,6 +393,12 @@ impl<V> Drop for Watcher<V> {
         let mut g = lock(&self.cache);
         g.wakers.remove(&self.id);
         if let Some(t) = &self.trigger {
+            if let Some(ws) = g.selecting_wakers.get_mut(t) {
+                ws.remove(&self.id);
+                if ws.is_empty() {
+                    g.selecting_wakers.remove(t);
+                }
+            }
             if let Some(w) = g.watched.get_mut(t) {
                 w.0 -= 1;
                 if w.0 == 0 {

@@ -324,10 +324,13 @@ impl<R: Runtime> Worker<R> {
 
 /// Syncs one pod up to `MAX_SYNC_ROUNDS_PER_POD` times in a row, each
 /// round over a fresh observation of that pod alone, so sandbox,
-/// containers and status settle in one worker run. Returns the soonest
-/// requeue asked for, and whether observing the runtime failed.
+/// containers and status settle in one worker run, and the status the run
+/// ends with is written once. Returns the soonest requeue asked for, and
+/// whether the run failed (to be retried).
 async fn sync_pod_rounds<R: Runtime>(client: &Client, runtime: &R, timings: &timings::RuntimeTimings, cfg: &KubeletConfig, mut pod: Pod, tracer: &client::trace::Tracer) -> (Option<i64>, bool) {
     let mut requeue: Option<i64> = None;
+    // A status decided and not yet written.
+    let mut unsent = false;
     for round in 0..MAX_SYNC_ROUNDS_PER_POD {
         let obs = match runtime.observe_pod(&pod.metadata.uid).await {
             Ok(o) => o.map(|(_, o)| o).unwrap_or_default(),
@@ -348,6 +351,13 @@ async fn sync_pod_rounds<R: Runtime>(client: &Client, runtime: &R, timings: &tim
         execute(runtime, timings, &pod, &out.actions, &cfg.node_name).await;
         if let Some(status) = out.status {
             pod.status = status;
+            unsent = true;
+        }
+        // Only the run's last status is written (upstream's status manager
+        // sends a pod's latest): the rounds before it decided on it here.
+        let last = !acted || out.confirm_deletion || round + 1 == MAX_SYNC_ROUNDS_PER_POD;
+        if unsent && last {
+            unsent = false;
             match client.update_status(&Object::Pod(pod.clone())).await {
                 Ok(o) => {
                     if let Some(p) = o.as_pod() {

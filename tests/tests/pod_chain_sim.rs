@@ -255,24 +255,42 @@ async fn the_pod_chain_over_http_with_two_simulated_nodes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The control plane as separate processes (`podchain apiserver`,
+/// `controller-manager`, `scheduler`) and one simulated kubelet "solo",
+/// with the `web` Deployment created.
+struct Split {
+    dir: std::path::PathBuf,
+    kubelet_listen: String,
+    client: Client,
+    _procs: Vec<Proc>,
+}
+
+impl Split {
+    async fn start(name: &str) -> Split {
+        let dir = temp_dir(name);
+        let api = format!("127.0.0.1:{}", free_port());
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+        let mut procs = vec![Proc::start("apiserver", &s(&["apiserver", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api]), &dir)];
+        wait_healthy(&format!("http://{api}"), T).await;
+        let kc = dir.join("data/kubeconfig");
+        let kc_s = kc.to_str().unwrap();
+        procs.push(Proc::start("controller-manager", &s(&["controller-manager", "--kubeconfig", kc_s]), &dir));
+        procs.push(Proc::start("scheduler", &s(&["scheduler", "--kubeconfig", kc_s]), &dir));
+        let kubelet_listen = format!("127.0.0.1:{}", free_port());
+        procs.push(Proc::start("kubelet", &s(&["kubelet", "--node", "solo", "--kubeconfig", kc_s, "--listen", &kubelet_listen, "--sync-interval-ms", "200"]), &dir));
+        let client = Client::from_kubeconfig(&kc, "e2e").unwrap();
+        client.request(Method::POST, "/apis/apps/v1/namespaces/default/deployments", Some((serde_json::to_vec(&deployment()).unwrap(), "application/json"))).await.expect("create deployment");
+        Split { dir, kubelet_listen, client, _procs: procs }
+    }
+}
+
 /// The control plane as separate processes: `podchain apiserver`,
 /// `podchain controller-manager` and `podchain scheduler` talk to each other
 /// only through the API, like upstream's components.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_control_plane_runs_as_separate_processes() {
-    let dir = temp_dir("e2e-split");
-    let api = format!("127.0.0.1:{}", free_port());
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
-    let _apiserver = Proc::start("apiserver", &s(&["apiserver", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api]), &dir);
-    wait_healthy(&format!("http://{api}"), T).await;
-    let kc = dir.join("data/kubeconfig");
-    let kc_s = kc.to_str().unwrap();
-    let _cm = Proc::start("controller-manager", &s(&["controller-manager", "--kubeconfig", kc_s]), &dir);
-    let _sched = Proc::start("scheduler", &s(&["scheduler", "--kubeconfig", kc_s]), &dir);
-    let listen = format!("127.0.0.1:{}", free_port());
-    let _kubelet = Proc::start("kubelet", &s(&["kubelet", "--node", "solo", "--kubeconfig", kc_s, "--listen", &listen, "--sync-interval-ms", "200"]), &dir);
-    let c = Client::from_kubeconfig(&kc, "e2e").unwrap();
-    c.request(Method::POST, "/apis/apps/v1/namespaces/default/deployments", Some((serde_json::to_vec(&deployment()).unwrap(), "application/json"))).await.expect("create deployment");
+    let split = Split::start("e2e-split").await;
+    let (dir, listen, c) = (&split.dir, &split.kubelet_listen, &split.client);
     wait_for("3 running pods on the solo node", T, || async {
         let pods = web_pods(&c).await?;
         let r = running(&pods);
@@ -324,19 +342,8 @@ async fn requests_by_client(c: &Client, verb: &str) -> (BTreeMap<String, u64>, B
 /// an owner it does not see with one GET.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_start_up_no_component_lists_but_to_relist() {
-    let dir = temp_dir("e2e-lists");
-    let api = format!("127.0.0.1:{}", free_port());
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
-    let _apiserver = Proc::start("apiserver", &s(&["apiserver", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api]), &dir);
-    wait_healthy(&format!("http://{api}"), T).await;
-    let kc = dir.join("data/kubeconfig");
-    let kc_s = kc.to_str().unwrap();
-    let _cm = Proc::start("controller-manager", &s(&["controller-manager", "--kubeconfig", kc_s]), &dir);
-    let _sched = Proc::start("scheduler", &s(&["scheduler", "--kubeconfig", kc_s]), &dir);
-    let listen = format!("127.0.0.1:{}", free_port());
-    let _kubelet = Proc::start("kubelet", &s(&["kubelet", "--node", "solo", "--kubeconfig", kc_s, "--listen", &listen, "--sync-interval-ms", "200"]), &dir);
-    let c = Client::from_kubeconfig(&kc, "e2e").unwrap();
-    c.request(Method::POST, "/apis/apps/v1/namespaces/default/deployments", Some((serde_json::to_vec(&deployment()).unwrap(), "application/json"))).await.expect("create deployment");
+    let split = Split::start("e2e-lists").await;
+    let (dir, c) = (&split.dir, &split.client);
     wait_for("3 running pods", T, || async {
         let pods = web_pods(&c).await?;
         if running(&pods).len() == 3 { Ok(()) } else { Err(describe(&pods)) }

@@ -422,90 +422,45 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A runtime that accepts every sandbox and never makes one, so each
-    /// sync of a pod asks for its sandbox again.
-    struct Stuck {
+    /// The simulated runtime with its sandbox call under a test's control:
+    /// it counts the calls asked at once and in all, takes `delay` for each
+    /// (the pod named "slow" waits for `release`), and makes the sandbox
+    /// only with `makes_sandboxes`.
+    struct Watched {
         sim: SimRuntime,
-        sandboxes_asked: AtomicUsize,
-    }
-
-    impl Runtime for Stuck {
-        async fn observe(&self) -> Result<BTreeMap<String, (PodRef, PodObservation)>, String> {
-            self.sim.observe().await
-        }
-        async fn run_sandbox(&self, _pod: &Pod) -> Result<(), String> {
-            self.sandboxes_asked.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        }
-        async fn start_container(&self, pod: &Pod, name: &str, attempt: u32) -> Result<(), String> {
-            self.sim.start_container(pod, name, attempt).await
-        }
-        async fn kill_container(&self, pod_uid: &str, id: &str, grace: i64) -> Result<(), String> {
-            self.sim.kill_container(pod_uid, id, grace).await
-        }
-        async fn stop_sandbox(&self, pod_uid: &str, id: &str) -> Result<(), String> {
-            self.sim.stop_sandbox(pod_uid, id).await
-        }
-        async fn remove_pod(&self, pod_uid: &str) -> Result<(), String> {
-            self.sim.remove_pod(pod_uid).await
-        }
-        fn version(&self) -> String {
-            "stuck://0".into()
-        }
-    }
-
-    /// A pod whose runtime never settles is synced `MAX_SYNC_ROUNDS_PER_POD`
-    /// times in one pass, no more.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn one_pass_syncs_a_pod_at_most_max_sync_rounds_per_pod_times() {
-        let store: Arc<dyn podstore::Store> = Arc::new(podstore::Embedded::in_memory());
-        let reg = apiserver::Registry::open(store, 100, 300).unwrap();
-        reg.bootstrap().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_secs(5)));
-        let client = Client::new(&format!("http://{addr}"), None, "kubelet-test");
-        let mut p = Pod::default();
-        p.metadata.name = "p".into();
-        p.metadata.namespace = "default".into();
-        p.spec.node_name = "n1".into();
-        p.spec.containers.push(podcore::types::Container { name: "c".into(), image: "i".into(), ..Default::default() });
-        client.create(&Object::Pod(p)).await.unwrap();
-        let (tx, _rx) = mpsc::channel(16);
-        let pods = informer::spawn(client.clone(), Kind::Pod, "", ListOptions { field_selector: "spec.nodeName=n1".into(), ..Default::default() }, tx);
-        while pods.snapshot().is_empty() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let rt = Stuck { sim: SimRuntime::new("10.0.0"), sandboxes_asked: AtomicUsize::new(0) };
-        let cfg = KubeletConfig::new("n1");
-        let pod = pods.snapshot()[0].as_pod().unwrap().clone();
-        sync_pod_rounds(&client, &rt, &timings::RuntimeTimings::default(), &cfg, pod, &client::trace::Tracer::from_env("test")).await;
-        assert_eq!(rt.sandboxes_asked.load(Ordering::SeqCst), MAX_SYNC_ROUNDS_PER_POD);
-    }
-
-    /// A runtime whose sandboxes take a while, and the pod named "slow"'s
-    /// forever (until released): it counts how many are asked at once.
-    struct Gate {
-        sim: SimRuntime,
+        makes_sandboxes: bool,
+        delay: Duration,
+        asked: AtomicUsize,
         in_flight: AtomicUsize,
         most: AtomicUsize,
         release: tokio::sync::Notify,
     }
 
-    impl Runtime for Gate {
+    impl Watched {
+        fn new(makes_sandboxes: bool, delay: Duration) -> Watched {
+            Watched { sim: SimRuntime::new("10.0.0"), makes_sandboxes, delay, asked: AtomicUsize::new(0), in_flight: AtomicUsize::new(0), most: AtomicUsize::new(0), release: tokio::sync::Notify::new() }
+        }
+    }
+
+    impl Runtime for Watched {
         async fn observe(&self) -> Result<BTreeMap<String, (PodRef, PodObservation)>, String> {
             self.sim.observe().await
         }
         async fn run_sandbox(&self, pod: &Pod) -> Result<(), String> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
             if pod.metadata.name == "slow" {
                 self.release.notified().await;
             } else {
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                tokio::time::sleep(self.delay).await;
             }
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            self.sim.run_sandbox(pod).await
+            if self.makes_sandboxes {
+                self.sim.run_sandbox(pod).await
+            } else {
+                Ok(())
+            }
         }
         async fn start_container(&self, pod: &Pod, name: &str, attempt: u32) -> Result<(), String> {
             self.sim.start_container(pod, name, attempt).await
@@ -520,15 +475,13 @@ mod tests {
             self.sim.remove_pod(pod_uid).await
         }
         fn version(&self) -> String {
-            "gate://0".into()
+            "watched://0".into()
         }
     }
 
-    /// One worker per pod, at most `MAX_POD_WORKERS` at once: with more pods
-    /// than that, exactly that many sandboxes are asked together, and a pod
-    /// whose sandbox never comes delays none of the others.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn at_most_max_pod_workers_sync_at_once_and_a_slow_pod_delays_no_other() {
+    /// An in-process apiserver holding the pods `names`, bound to node n1,
+    /// and an informer of n1's pods that has seen them all.
+    async fn apiserver_with_pods(names: impl IntoIterator<Item = String>) -> (Client, informer::Informer, mpsc::Receiver<Change>) {
         let store: Arc<dyn podstore::Store> = Arc::new(podstore::Embedded::in_memory());
         let reg = apiserver::Registry::open(store, 1000, 300).unwrap();
         reg.bootstrap().unwrap();
@@ -536,21 +489,43 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_secs(5)));
         let client = Client::new(&format!("http://{addr}"), None, "kubelet-test");
-        let others = MAX_POD_WORKERS + 8;
-        for name in std::iter::once("slow".to_string()).chain((0..others).map(|i| format!("p{i}"))) {
+        let mut n = 0;
+        for name in names {
             let mut p = Pod::default();
             p.metadata.name = name;
             p.metadata.namespace = "default".into();
             p.spec.node_name = "n1".into();
             p.spec.containers.push(podcore::types::Container { name: "c".into(), image: "i".into(), ..Default::default() });
             client.create(&Object::Pod(p)).await.unwrap();
+            n += 1;
         }
         let (tx, rx) = mpsc::channel(1024);
         let pods = informer::spawn(client.clone(), Kind::Pod, "", ListOptions { field_selector: "spec.nodeName=n1".into(), ..Default::default() }, tx);
-        while pods.snapshot().len() < others + 1 {
+        while pods.snapshot().len() < n {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let rt = Arc::new(Gate { sim: SimRuntime::new("10.0.0"), in_flight: AtomicUsize::new(0), most: AtomicUsize::new(0), release: tokio::sync::Notify::new() });
+        (client, pods, rx)
+    }
+
+    /// A pod whose runtime never settles (its sandbox is accepted and never
+    /// made) is synced `MAX_SYNC_ROUNDS_PER_POD` times in one run, no more.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_pass_syncs_a_pod_at_most_max_sync_rounds_per_pod_times() {
+        let (client, pods, _rx) = apiserver_with_pods(["p".to_string()]).await;
+        let rt = Watched::new(false, Duration::ZERO);
+        let pod = pods.snapshot()[0].as_pod().unwrap().clone();
+        sync_pod_rounds(&client, &rt, &timings::RuntimeTimings::default(), &KubeletConfig::new("n1"), pod, &client::trace::Tracer::from_env("test")).await;
+        assert_eq!(rt.asked.load(Ordering::SeqCst), MAX_SYNC_ROUNDS_PER_POD);
+    }
+
+    /// One worker per pod, at most `MAX_POD_WORKERS` at once: with more pods
+    /// than that, exactly that many sandboxes are asked together, and a pod
+    /// whose sandbox never comes delays none of the others.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_max_pod_workers_sync_at_once_and_a_slow_pod_delays_no_other() {
+        let others = MAX_POD_WORKERS + 8;
+        let (client, pods, rx) = apiserver_with_pods(std::iter::once("slow".to_string()).chain((0..others).map(|i| format!("p{i}")))).await;
+        let rt = Arc::new(Watched::new(true, Duration::from_millis(300)));
         let w = Arc::new(Worker { client: client.clone(), runtime: rt.clone(), timings: Default::default(), cfg: KubeletConfig::new("n1"), pods, tracer: Arc::new(client::trace::Tracer::from_env("test")) });
         let workers = tokio::spawn(pod_workers(w, rx));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -370,7 +370,7 @@ fn object_response(code: StatusCode, obj: &Object, wants_table: bool) -> Respons
         let objs = [obj];
         return json_response(code, &table::table(obj.kind(), &objs, &obj.meta().resource_version, "", now()));
     }
-    json_response(code, &obj.to_value())
+    Response::builder().status(code).header("Content-Type", "application/json").body(full(obj.to_json())).expect("valid response")
 }
 
 /// Bytes of an oversized body read and discarded before answering 413, so
@@ -536,12 +536,23 @@ fn list(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, wants
     if wants_table {
         return Ok(json_response(StatusCode::OK, &table::table(kind, &out, &rv, &cont, now())));
     }
-    let mut md = json!({"resourceVersion": rv});
+    // Written straight out, as a watch frame is: the envelope's names are
+    // identifiers and the revision a number; only the token is escaped.
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rv}\"", kind.info().kind_name, kind.api_version()).as_bytes());
     if !cont.is_empty() {
-        md["continue"] = json!(cont);
+        body.extend_from_slice(b",\"continue\":");
+        serde_json::to_writer(&mut body, &cont).expect("a string encodes");
     }
-    let items: Vec<Value> = out.iter().map(|o| o.to_value()).collect();
-    Ok(json_response(StatusCode::OK, &json!({"kind": format!("{}List", kind.info().kind_name), "apiVersion": kind.api_version(), "metadata": md, "items": items})))
+    body.extend_from_slice(b"},\"items\":[");
+    for (n, o) in out.iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        o.write_json(&mut body);
+    }
+    body.extend_from_slice(b"]}");
+    Ok(Response::builder().status(StatusCode::OK).header("Content-Type", "application/json").body(full(body)).expect("valid response"))
 }
 
 /// Longest wait for a kubelet to answer a log request (the stream itself may run on).
@@ -636,6 +647,18 @@ fn watch_frame(type_: &str, object: Value) -> Bytes {
     Bytes::from(v)
 }
 
+/// A watch event's frame, the object written straight from its type (no
+/// `Value` tree): `{"type":...,"object":{...}}` and a newline.
+fn object_frame(type_: &str, obj: &Object) -> Bytes {
+    let mut v = Vec::with_capacity(1024);
+    v.extend_from_slice(b"{\"type\":\"");
+    v.extend_from_slice(type_.as_bytes());
+    v.extend_from_slice(b"\",\"object\":");
+    obj.write_json(&mut v);
+    v.extend_from_slice(b"}\n");
+    Bytes::from(v)
+}
+
 fn too_old_frame(oldest: u64, asked: &str) -> Bytes {
     let e = ApiError::gone(format!("too old resource version: {asked} ({oldest})"));
     watch_frame("ERROR", serde_json::to_value(e.to_status()).unwrap_or_default())
@@ -686,11 +709,11 @@ fn watch(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, want
         let n2 = notify.clone();
         watcher.set_waker(Arc::new(move || n2.notify_one()));
         let deadline = tokio::time::Instant::now() + timeout;
-        let encode = |o: &Object| -> Value {
+        let encode = |type_: &str, o: &Object| -> Bytes {
             if wants_table {
-                table::table(kind, &[o], &o.meta().resource_version, "", now())
+                watch_frame(type_, table::table(kind, &[o], &o.meta().resource_version, "", now()))
             } else {
-                o.to_value()
+                object_frame(type_, o)
             }
         };
         loop {
@@ -701,10 +724,10 @@ fn watch(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, want
                         let new_m = ev.value.as_deref().is_some_and(matches);
                         let old_m = ev.prev.as_deref().is_some_and(matches);
                         let frame = match (&ev.value, &ev.prev) {
-                            (Some(v), Some(_)) if new_m && old_m => watch_frame("MODIFIED", encode(v)),
-                            (Some(v), _) if new_m => watch_frame("ADDED", encode(v)),
-                            (Some(v), Some(_)) if old_m => watch_frame("DELETED", encode(v)),
-                            (None, Some(p)) if old_m => watch_frame("DELETED", encode(p)),
+                            (Some(v), Some(_)) if new_m && old_m => encode("MODIFIED", v),
+                            (Some(v), _) if new_m => encode("ADDED", v),
+                            (Some(v), Some(_)) if old_m => encode("DELETED", v),
+                            (None, Some(p)) if old_m => encode("DELETED", p),
                             _ => continue,
                         };
                         if tx.send(frame).await.is_err() {

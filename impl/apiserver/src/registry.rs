@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use watchcache::{Event, WatchCache};
 
-/// Attempts of a write that is retried on conflict (patch, bind, delete).
+/// Attempts of a write that is retried on conflict (patch, bind, delete),
+/// the first one (decided on the watch cache) included.
 pub const MAX_CONFLICT_RETRIES: usize = 16;
 /// Events the feeder moves from the store to the caches per pass.
 const FEED_BATCH: usize = 1024;
@@ -50,17 +51,38 @@ pub fn kind_of_key(key: &str) -> Option<Kind> {
 
 /// Decodes a stored value; the resourceVersion is the key's mod revision.
 pub fn decode(kind: Kind, value: &[u8], revision: Revision) -> Result<Object, ApiError> {
-    let mut obj = Object::from_json(kind, value).map_err(|e| ApiError::internal(format!("stored object does not decode: {}", e.message)))?;
+    let mut obj = Object::from_stored_json(kind, value)?;
     obj.meta_mut().resource_version = revision.to_string();
     Ok(obj)
 }
 
 /// What is stored: the object without its resourceVersion (the store's
 /// revision is the version, as upstream's etcd3 storage does).
-pub fn encode(obj: &Object) -> Vec<u8> {
-    let mut o = obj.clone();
-    o.meta_mut().resource_version.clear();
-    o.to_json()
+pub fn encode(obj: &mut Object) -> Vec<u8> {
+    let rv = std::mem::take(&mut obj.meta_mut().resource_version);
+    let bytes = obj.to_json();
+    obj.meta_mut().resource_version = rv;
+    bytes
+}
+
+/// Where a write's decision reads the objects it is decided against.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Source {
+    /// The watch cache: no read from the store and no decoding. It may be
+    /// behind the store when writes race, so what it decides is only kept
+    /// when the compare-and-swap confirms it (upstream's GuaranteedUpdate
+    /// with the cached object: `origStateIsCurrent` false).
+    Cache,
+    /// The store itself.
+    Store,
+}
+
+/// What one attempt of a write came to.
+enum Attempt<T> {
+    Done(T),
+    /// The store had moved on since the decision read it; `retry`: whether
+    /// the request may be decided again on the new state.
+    Conflict { retry: bool },
 }
 
 /// The field the pod watch cache indexes its events by (upstream's
@@ -134,15 +156,33 @@ impl Registry {
                 *fed = ev.revision;
                 let Some(kind) = kind_of_key(&ev.kv.key) else { continue };
                 let decoded = |kv: &podstore::KeyValue, rev: Revision| decode(kind, &kv.value, rev).ok().map(Arc::new);
+                // The object before the event is the cache's current one
+                // (the cache holds every event before this one): no decoding.
+                let current = self.caches[&kind].get(&ev.kv.key).0;
                 let cev = match ev.kind {
                     EventKind::Put => Event {
                         revision: ev.revision,
                         key: ev.kv.key.clone(),
                         value: decoded(&ev.kv, ev.kv.mod_revision),
-                        prev: ev.prev.as_ref().and_then(|p| decoded(p, p.mod_revision)),
+                        prev: ev.prev.as_ref().and_then(|p| match current {
+                            Some(c) if c.meta().revision() == p.mod_revision => Some(c),
+                            _ => decoded(p, p.mod_revision),
+                        }),
                     },
                     // A deleted object carries the deletion's revision, as upstream.
-                    EventKind::Delete => Event { revision: ev.revision, key: ev.kv.key.clone(), value: None, prev: decoded(&ev.kv, ev.revision) },
+                    EventKind::Delete => Event {
+                        revision: ev.revision,
+                        key: ev.kv.key.clone(),
+                        value: None,
+                        prev: match current {
+                            Some(c) if c.meta().revision() == ev.kv.mod_revision => {
+                                let mut gone = (*c).clone();
+                                gone.meta_mut().resource_version = ev.revision.to_string();
+                                Some(Arc::new(gone))
+                            }
+                            _ => decoded(&ev.kv, ev.revision),
+                        },
+                    },
                 };
                 for (k, cache) in &self.caches {
                     if *k == kind {
@@ -188,11 +228,20 @@ impl Registry {
             .collect()
     }
 
-    /// The stored object at `key` with its revision; None when absent.
-    fn read(&self, key: &str) -> Result<Option<(Object, Revision)>, ApiError> {
+    /// The object at `key` with its revision, from `source`; None when absent.
+    fn read(&self, key: &str, source: Source) -> Result<Option<(Object, Revision)>, ApiError> {
         let Some(kind) = kind_of_key(key) else { return Ok(None) };
+        if source == Source::Cache {
+            return Ok(self.cache(kind).get(key).0.map(|o| ((*o).clone(), o.meta().revision())));
+        }
         let kv = self.store.get(key).map_err(|e| store_err(e, kind, key))?;
         kv.map(|kv| decode(kind, &kv.value, kv.mod_revision).map(|o| (o, kv.mod_revision))).transpose()
+    }
+
+    /// Whether the store still holds `key` at `rev` (a decision the cache
+    /// showed as a no-op is only one if the cache was current).
+    fn still_at(&self, key: &str, rev: Revision) -> bool {
+        matches!(self.store.get(key), Ok(kv) if kv.as_ref().map_or(0, |kv| kv.mod_revision) == rev)
     }
 
     /// One write: `admission::decide` against the store as it is, then the
@@ -200,14 +249,20 @@ impl Registry {
     /// a conflict when the request allows (`admission::retry_on_conflict`).
     /// Returns the object as stored (or as last stored, when removed) and
     /// whether it is gone.
+    ///
+    /// The first decision is taken on the watch cache; when the cache was
+    /// behind (its decision failed, or its write conflicted), the write is
+    /// decided again on the store's own objects.
     pub fn write(&self, url_namespace: &str, req: &Request) -> Result<(Object, bool), ApiError> {
         let retry = admission::retry_on_conflict(req);
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            match self.attempt(url_namespace, req)? {
-                Some(done) => return Ok(done),
-                None if retry => continue,
-                None => break,
-            }
+        let written = self.cache_then_store(|source| {
+            Ok(match self.attempt(url_namespace, req, source)? {
+                Some(done) => Attempt::Done(done),
+                None => Attempt::Conflict { retry },
+            })
+        })?;
+        if let Some(done) = written {
+            return Ok(done);
         }
         Err(match req {
             Request::Create(_) => ApiError::new(500, "AlreadyExists", "could not generate a unique name; try again"),
@@ -218,14 +273,34 @@ impl Registry {
         })
     }
 
+    /// Runs a write's `attempt` up to `MAX_CONFLICT_RETRIES` times: the
+    /// first decided on the watch cache, the rest on the store. Whatever the
+    /// cache's attempt came to short of done (an error, a conflict) may only
+    /// be the cache being behind, so it is decided again on the store; on the
+    /// store an error is the answer, and a conflict is tried again when the
+    /// attempt allows. None: no attempt was done.
+    fn cache_then_store<T>(&self, mut attempt: impl FnMut(Source) -> Result<Attempt<T>, ApiError>) -> Result<Option<T>, ApiError> {
+        for n in 0..MAX_CONFLICT_RETRIES {
+            let source = if n == 0 { Source::Cache } else { Source::Store };
+            match attempt(source) {
+                Ok(Attempt::Done(t)) => return Ok(Some(t)),
+                Ok(Attempt::Conflict { .. }) | Err(_) if source == Source::Cache => continue,
+                Ok(Attempt::Conflict { retry: true }) => continue,
+                Ok(Attempt::Conflict { retry: false }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
     /// One decision and its write; None when the store had moved on since
     /// the decision read it (a CAS conflict, or a generated name taken).
-    fn attempt(&self, url_namespace: &str, req: &Request) -> Result<Option<(Object, bool)>, ApiError> {
+    fn attempt(&self, url_namespace: &str, req: &Request, source: Source) -> Result<Option<(Object, bool)>, ApiError> {
         let (uid, suffix) = (self.new_uid(), self.name_suffix());
         let ctx = CreateContext { now: now(), uid: &uid, name_suffix: &suffix, namespace: url_namespace, default_toleration_seconds: self.default_toleration_seconds };
         let mut revisions: BTreeMap<String, Revision> = BTreeMap::new();
         let mut failed: Option<ApiError> = None;
-        let mut read = |key: &str| match self.read(key) {
+        let mut read = |key: &str| match self.read(key, source) {
             Ok(Some((o, rev))) => {
                 revisions.insert(key.to_string(), rev);
                 Some(o)
@@ -249,14 +324,15 @@ impl Registry {
             o
         };
         let done = match decided.write {
+            Write::Nothing(_) if source == Source::Cache && !self.still_at(key, rev) => return Ok(None),
             Write::Nothing(o) => (o, false),
-            Write::Create(o) => match self.store.create(key, encode(&o)) {
+            Write::Create(mut o) => match self.store.create(key, encode(&mut o)) {
                 Ok(r) => (set_rv(o, r), false),
                 // A generated name another write took meanwhile: another suffix.
                 Err(StoreError::AlreadyExists) if admission::retry_on_conflict(req) => return Ok(None),
                 Err(e) => return Err(store_err(e, kind, &name(&o))),
             },
-            Write::Update(o) => match self.store.update(key, encode(&o), rev) {
+            Write::Update(mut o) => match self.store.update(key, encode(&mut o), rev) {
                 Ok(r) => (set_rv(o, r), false),
                 Err(StoreError::Conflict { .. } | StoreError::NotFound) => return Ok(None),
                 Err(e) => return Err(store_err(e, kind, &name(&o))),
@@ -295,21 +371,20 @@ impl Registry {
     pub fn patch(&self, kind: Kind, ns: &str, name: &str, patch_type: PatchType, body: &serde_json::Value, target: UpdateTarget) -> Result<Object, ApiError> {
         let key = kind.key(ns, name);
         let i = kind.info();
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            let (old, _) = self.read(&key)?.ok_or_else(|| ApiError::not_found(i.group, i.plural, name))?;
+        let patched = self.cache_then_store(|source| {
+            let (old, _) = self.read(&key, source)?.ok_or_else(|| ApiError::not_found(i.group, i.plural, name))?;
             let mut patched = patch::apply(i.kind_name, patch_type, &old.to_value(), body).map_err(|e| ApiError::new(422, "Invalid", format!("{} \"{name}\" is invalid: the patch could not be applied: {e}", i.kind_name)))?;
             // Whatever the patch type, what upstream's types have no field for is not kept.
             podcore::schema::prune_unknown(kind, &mut patched);
             let new = Object::from_value(kind, patched)?;
             let pinned = new.meta().resource_version != old.meta().resource_version;
             let req = Request::Update { namespace: ns.into(), name: name.into(), obj: new, target };
-            match self.attempt(ns, &req)? {
-                Some((o, _)) => return Ok(o),
-                None if !pinned => continue,
-                None => break,
-            }
-        }
-        Err(ApiError::stale(i.group, i.plural, name))
+            Ok(match self.attempt(ns, &req, source)? {
+                Some((o, _)) => Attempt::Done(o),
+                None => Attempt::Conflict { retry: !pinned },
+            })
+        })?;
+        patched.ok_or_else(|| ApiError::stale(i.group, i.plural, name))
     }
 
     pub fn bind(&self, ns: &str, name: &str, binding: &Binding) -> Result<Object, ApiError> {

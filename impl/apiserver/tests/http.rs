@@ -385,10 +385,19 @@ async fn list_pages_are_bounded_at_max_list_limit() {
     assert_eq!(all["items"].as_array().unwrap().len(), MAX_LIST_LIMIT, "exactly at the limit");
 }
 
-/// A store whose next `conflicts` updates fail as if another writer got there first.
+/// A store whose next `conflicts` updates fail as if another writer got there
+/// first, and whose commits, while `feed_paused`, are not announced to the
+/// watch caches (so they fall behind the store, as when writes race).
 struct Contended {
     inner: podstore::Embedded,
     conflicts: std::sync::atomic::AtomicUsize,
+    feed_paused: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Contended {
+    fn new() -> Contended {
+        Contended { inner: podstore::Embedded::in_memory(), conflicts: 0.into(), feed_paused: Arc::default() }
+    }
 }
 
 impl podstore::Store for Contended {
@@ -422,7 +431,12 @@ impl podstore::Store for Contended {
         self.inner.compact(revision)
     }
     fn subscribe(&self, notify: Arc<dyn Fn() + Send + Sync>) {
-        self.inner.subscribe(notify)
+        let paused = self.feed_paused.clone();
+        self.inner.subscribe(Arc::new(move || {
+            if !paused.load(std::sync::atomic::Ordering::SeqCst) {
+                notify()
+            }
+        }))
     }
 }
 
@@ -432,7 +446,7 @@ impl podstore::Store for Contended {
 fn patches_retry_conflicts_up_to_max_conflict_retries() {
     use apiserver::registry::MAX_CONFLICT_RETRIES;
     use std::sync::atomic::Ordering;
-    let store = Arc::new(Contended { inner: podstore::Embedded::in_memory(), conflicts: 0.into() });
+    let store = Arc::new(Contended::new());
     let reg = Registry::open(store.clone(), 100, 300).unwrap();
     reg.bootstrap().unwrap();
     let mut l = podcore::types::Lease::default();
@@ -446,6 +460,56 @@ fn patches_retry_conflicts_up_to_max_conflict_retries() {
     let e = patch("b").unwrap_err();
     assert_eq!((e.code, e.reason), (409, "Conflict"), "{e}");
     assert_eq!(store.conflicts.load(Ordering::SeqCst), 0, "every attempt was made");
+}
+
+/// A write is decided first on the watch cache; when the cache is behind the
+/// store, what it decided is not kept: an update that conflicts, an update of
+/// an object the cache does not have yet, a no-op against an old object and a
+/// patch pinned to the store's resourceVersion are all decided again on the
+/// store's objects, and land as if the cache had been current.
+#[test]
+fn writes_decided_on_a_watch_cache_behind_the_store_are_decided_again_on_the_store() {
+    use podcore::admission::UpdateTarget;
+    use podcore::object::Object;
+    use std::sync::atomic::Ordering;
+    let store = Arc::new(Contended::new());
+    let reg = Registry::open(store.clone(), 100, 300).unwrap();
+    reg.bootstrap().unwrap();
+    let lease = |name: &str, holder: &str| {
+        let mut l = podcore::types::Lease::default();
+        l.metadata.name = name.into();
+        l.spec.holder_identity = Some(holder.into());
+        Object::Lease(l)
+    };
+    let holder = |o: &Object| o.as_lease().unwrap().spec.holder_identity.clone().unwrap_or_default();
+    let at_store = |name: &str| reg.store.get(&Kind::Lease.key("default", name)).unwrap().expect("stored").mod_revision;
+    reg.create("default", lease("l", "a")).unwrap();
+    store.feed_paused.store(true, Ordering::SeqCst);
+    // Not fed: the cache still shows `l` held by "a", and no `m`.
+    reg.update(Kind::Lease, "default", "l", lease("l", "b"), UpdateTarget::Main).unwrap();
+    reg.create("default", lease("m", "a")).unwrap();
+    assert_eq!(holder(&reg.get(Kind::Lease, "default", "l").unwrap()), "a", "the cache is behind");
+    let o = reg.update(Kind::Lease, "default", "l", lease("l", "c"), UpdateTarget::Main).expect("the cache's conflict is decided again");
+    assert_eq!((holder(&o), o.meta().revision()), ("c".to_string(), at_store("l")));
+    let o = reg.update(Kind::Lease, "default", "m", lease("m", "b"), UpdateTarget::Main).expect("not in the cache yet, but in the store");
+    assert_eq!((holder(&o), o.meta().revision()), ("b".to_string(), at_store("m")));
+    // The same holder as the store's: a no-op there, though not against the cache.
+    let rev = at_store("l");
+    let o = reg.update(Kind::Lease, "default", "l", lease("l", "c"), UpdateTarget::Main).unwrap();
+    assert_eq!((holder(&o), o.meta().revision(), at_store("l")), ("c".to_string(), rev, rev), "a no-op, as the store's object says");
+    // What the cache shows already: a no-op against the cache, a change in the store.
+    let o = reg.update(Kind::Lease, "default", "l", lease("l", "a"), UpdateTarget::Main).unwrap();
+    assert_eq!(holder(&o), "a");
+    assert!(o.meta().revision() > rev && o.meta().revision() == at_store("l"), "written, not taken for a no-op");
+    let rev = at_store("l");
+    let pinned = json!({"metadata": {"resourceVersion": rev.to_string()}, "spec": {"holderIdentity": "d"}});
+    let o = reg.patch(Kind::Lease, "default", "l", podcore::patch::PatchType::Merge, &pinned, UpdateTarget::Main).expect("pinned to the store's version, which the cache has not seen");
+    assert_eq!(holder(&o), "d");
+    // Fed again, the cache catches up with every write.
+    store.feed_paused.store(false, Ordering::SeqCst);
+    reg.feed();
+    assert_eq!(holder(&reg.get(Kind::Lease, "default", "l").unwrap()), "d");
+    assert_eq!(holder(&reg.get(Kind::Lease, "default", "m").unwrap()), "b");
 }
 
 /// An oversized body whose length is announced is read and discarded (up to

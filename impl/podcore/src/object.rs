@@ -90,6 +90,9 @@ impl Kind {
     }
 }
 
+/// Bytes reserved up front for one object's JSON (a typical pod's size).
+const JSON_CAPACITY_HINT: usize = 1024;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Object {
     Namespace(Namespace),
@@ -149,8 +152,44 @@ impl Object {
         }
         Value::Object(map)
     }
+    /// The JSON of `to_value`, written straight from the typed object (no
+    /// `Value` tree): `apiVersion` and `kind` first, then the fields in their
+    /// declared order, as upstream's encoder writes them.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.to_value()).expect("podchain's types always encode")
+        let mut out = Vec::with_capacity(JSON_CAPACITY_HINT);
+        self.write_json(&mut out);
+        out
+    }
+    /// Appends the object's JSON (see `to_json`) to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        each_kind!(self, o => serde_json::to_writer(&mut *out, o)).expect("podchain's types always encode");
+        // The body is a JSON object, `{...}`: its fields follow the header.
+        debug_assert_eq!(out.get(start), Some(&b'{'));
+        let empty = out.len() - start == 2;
+        let i = self.kind().info();
+        let sep = if empty { "" } else { "," };
+        // Group, version and kind names are identifiers: nothing to escape.
+        let header = if i.group.is_empty() { format!("\"apiVersion\":\"{}\",\"kind\":\"{}\"{sep}", i.version, i.kind_name) } else { format!("\"apiVersion\":\"{}/{}\",\"kind\":\"{}\"{sep}", i.group, i.version, i.kind_name) };
+        out.splice(start + 1..start + 1, header.into_bytes());
+    }
+    /// Decodes what podchain itself encoded (the store's values): straight
+    /// from the bytes into the typed object, without a `Value` tree or the
+    /// field-path errors a client's body gets (`from_json`). `apiVersion` and
+    /// `kind` are the store key's, so they are not read.
+    pub fn from_stored_json(kind: Kind, bytes: &[u8]) -> Result<Object, ApiError> {
+        fn dec<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, ApiError> {
+            serde_json::from_slice(b).map_err(|e| ApiError::internal(format!("stored object does not decode: {e}")))
+        }
+        Ok(match kind {
+            Kind::Namespace => Object::Namespace(dec(bytes)?),
+            Kind::Pod => Object::Pod(dec(bytes)?),
+            Kind::Node => Object::Node(dec(bytes)?),
+            Kind::Event => Object::Event(dec(bytes)?),
+            Kind::ReplicaSet => Object::ReplicaSet(dec(bytes)?),
+            Kind::Deployment => Object::Deployment(dec(bytes)?),
+            Kind::Lease => Object::Lease(dec(bytes)?),
+        })
     }
 
     /// Decodes a JSON value as `kind`. `apiVersion` and `kind`, when present,
@@ -331,6 +370,28 @@ mod tests {
         assert_eq!(back["spec"]["containers"][0]["livenessProbe"], js["spec"]["containers"][0]["livenessProbe"]);
         assert_eq!(back["metadata"]["managedFields"], js["metadata"]["managedFields"]);
         assert_eq!(Object::from_value(Kind::Pod, back).unwrap(), obj);
+    }
+
+    #[test]
+    fn direct_json_is_the_value_encoding_and_decodes_back() {
+        let js = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "labels": {"app": "a"}, "managedFields": [{"manager": "x"}]},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "100m"}}}]},
+            "status": {"phase": "Running"},
+        });
+        let pod = Object::from_value(Kind::Pod, js).unwrap();
+        let mut objects: Vec<Object> = Kind::ALL.into_iter().map(empty_object).collect();
+        objects.push(pod);
+        for o in objects {
+            let bytes = o.to_json();
+            let parsed: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{:?}: {e}: {}", o.kind(), String::from_utf8_lossy(&bytes)));
+            assert_eq!(parsed, o.to_value(), "{:?}", o.kind());
+            assert!(bytes.starts_with(format!("{{\"apiVersion\":\"{}\",\"kind\":\"{}\"", o.kind().api_version(), o.kind().info().kind_name).as_bytes()));
+            assert_eq!(Object::from_stored_json(o.kind(), &bytes).unwrap(), o);
+            assert_eq!(Object::from_json(o.kind(), &bytes).unwrap(), o);
+        }
+        assert!(Object::from_stored_json(Kind::Pod, b"{\"spec\": 3}").is_err());
     }
 
     #[test]

@@ -25,9 +25,9 @@ type Closed = Arc<std::sync::atomic::AtomicUsize>;
 /// of every event at every watcher would be). None for other event types.
 fn added_pod_name(line: &[u8]) -> Option<&str> {
     let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
-    // The server writes keys in order: the type comes last, after the object.
-    let tail = &line[line.len().saturating_sub(64)..];
-    if find(tail, br#""type":"ADDED""#).is_none() && find(tail, br#""type":"MODIFIED""#).is_none() {
+    // The server writes the type first, before the object.
+    let head = &line[..line.len().min(32)];
+    if !head.starts_with(br#"{"type":"ADDED""#) && !head.starts_with(br#"{"type":"MODIFIED""#) {
         return None;
     }
     let meta = find(line, br#""metadata":{"#)?;
@@ -174,12 +174,13 @@ mod tests {
 
     #[test]
     fn the_pod_name_is_read_from_the_line_without_decoding() {
-        // As the apiserver writes them: keys in order, so the type is last.
-        let line = br#"{"object":{"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"g","labels":{"app":"bench"},"name":"w1-7","namespace":"default"},"spec":{"containers":[{"name":"c"}]}},"type":"ADDED"}"#;
+        // As the apiserver writes them: the type first, then the object in its fields' order.
+        let line = br#"{"type":"ADDED","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"w1-7","generateName":"g","namespace":"default","labels":{"app":"bench"}},"spec":{"containers":[{"name":"c"}]}}}"#;
         assert_eq!(added_pod_name(line), Some("w1-7"));
-        let modified = br#"{"object":{"metadata":{"name":"x","namespace":"default"}},"type":"MODIFIED"}"#;
+        let modified = br#"{"type":"MODIFIED","object":{"metadata":{"name":"x","namespace":"default"}}}"#;
         assert_eq!(added_pod_name(modified), Some("x"));
-        assert_eq!(added_pod_name(br#"{"object":{"metadata":{"name":"x"}},"type":"BOOKMARK"}"#), None);
-        assert_eq!(added_pod_name(br#"{"object":{},"type":"ADDED"}"#), None);
+        assert_eq!(added_pod_name(br#"{"type":"BOOKMARK","object":{"metadata":{"name":"x"}}}"#), None);
+        assert_eq!(added_pod_name(br#"{"type":"DELETED","object":{"metadata":{"name":"x"}}}"#), None);
+        assert_eq!(added_pod_name(br#"{"type":"ADDED","object":{}}"#), None);
     }
 }

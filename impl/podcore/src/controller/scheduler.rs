@@ -327,6 +327,12 @@ pub struct Scheduler {
     /// ones, oldest first.
     waiting: BTreeMap<String, Entry>,
     active: BTreeSet<(Time, String)>,
+    /// The pods backing off, by when they are due, and the unschedulable
+    /// ones: indexes of `waiting` (kept by `set_waiting` alone), so that a
+    /// poll or a change that can make room reads those pods, not every
+    /// waiting one.
+    backing_off: BTreeSet<(Time, String)>,
+    unschedulable: BTreeSet<String>,
     /// Where the next sampled search starts (only moves when a search stops early).
     next_start: usize,
     /// Return each decision's candidates with their usage (for traces).
@@ -477,6 +483,24 @@ impl Scheduler {
         let failures = entry.map_or(0, |e| e.failures);
         let was = entry.map(|e| e.state);
         self.binding = self.binding + usize::from(w == Some(Waiting::Binding)) - usize::from(was == Some(Waiting::Binding));
+        match was {
+            Some(Waiting::BackingOff { until }) => {
+                self.backing_off.remove(&(until, key.to_string()));
+            }
+            Some(Waiting::Unschedulable) => {
+                self.unschedulable.remove(key);
+            }
+            _ => {}
+        }
+        match w {
+            Some(Waiting::BackingOff { until }) => {
+                self.backing_off.insert((until, key.to_string()));
+            }
+            Some(Waiting::Unschedulable) => {
+                self.unschedulable.insert(key.to_string());
+            }
+            _ => {}
+        }
         if was == Some(Waiting::Active) && w != Some(Waiting::Active) {
             self.active.remove(&(created, key.to_string()));
         }
@@ -496,8 +520,7 @@ impl Scheduler {
     /// Every unschedulable pod goes back to the active queue: something
     /// changed that can make room.
     fn move_unschedulable(&mut self) {
-        let keys: Vec<String> = self.waiting.iter().filter(|(_, e)| e.state == Waiting::Unschedulable).map(|(k, _)| k.clone()).collect();
-        for k in keys {
+        for k in std::mem::take(&mut self.unschedulable) {
             self.set_waiting(&k, Some(Waiting::Active), None);
         }
     }
@@ -565,8 +588,7 @@ impl Scheduler {
         if self.binding >= MAX_BINDS_IN_FLIGHT {
             return None;
         }
-        let due: Vec<String> = self.waiting.iter().filter(|(_, e)| matches!(e.state, Waiting::BackingOff { until } if until <= now)).map(|(k, _)| k.clone()).collect();
-        for k in due {
+        while let Some((_, k)) = self.backing_off.first().filter(|(until, _)| *until <= now).cloned() {
             self.set_waiting(&k, Some(Waiting::Active), None);
         }
         self.active.first().map(|(_, k)| k.clone())
@@ -574,13 +596,7 @@ impl Scheduler {
 
     /// When a pod next becomes due without any change (None: never).
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.waiting
-            .values()
-            .filter_map(|e| match e.state {
-                Waiting::BackingOff { until } => Some(until),
-                _ => None,
-            })
-            .min()
+        self.backing_off.first().map(|(until, _)| *until)
     }
 
     /// Decides for the pod `poll` returned (`pod`: as the cache holds it
@@ -597,17 +613,26 @@ impl Scheduler {
         let total = self.nodes.len();
         let find = nodes_to_find(total);
         let empty = Usage::default();
-        let entries: Box<dyn Iterator<Item = (&String, &(Arc<Node>, Allocatable))>> = if prefer.is_empty() {
-            // Name order, from where the last sampled search stopped.
+        type Candidate<'a> = (&'a String, (&'a Node, &'a Allocatable, &'a Usage));
+        let entries: Box<dyn Iterator<Item = Candidate>> = if prefer.is_empty() {
+            // Name order, from where the last sampled search stopped; each
+            // node's usage found by walking the usage map alongside (both
+            // are in name order), not by a lookup per node.
             let start = if find < total { self.next_start % total.max(1) } else { 0 };
-            Box::new(self.nodes.iter().skip(start).chain(self.nodes.iter().take(start)))
+            match self.nodes.keys().nth(start) {
+                Some(from) => {
+                    let (nodes, usage) = (&self.nodes, &self.usage);
+                    Box::new(with_usage(nodes.range::<String, _>(from..), usage.range::<String, _>(from..), &empty).chain(with_usage(nodes.range::<String, _>(..from), usage.iter(), &empty)))
+                }
+                None => Box::new(std::iter::empty()),
+            }
         } else {
-            let mut v: Vec<_> = self.nodes.iter().collect();
+            let mut v: Vec<_> = self.nodes.iter().map(|(n, (node, alloc))| (n, (&**node, alloc, self.usage.get(n).unwrap_or(&empty)))).collect();
             v.sort_by_key(|(n, _)| prefer.iter().position(|p| p == *n).unwrap_or(usize::MAX));
             Box::new(v.into_iter())
         };
         let mut seen: Vec<&str> = Vec::new();
-        let candidates = entries.inspect(|(n, _)| seen.push(n.as_str())).map(|(n, (node, alloc))| (&**node, alloc, self.usage.get(n).unwrap_or(&empty)));
+        let candidates = entries.inspect(|(n, _)| seen.push(n.as_str())).map(|(_, c)| c);
         let (decision, looked) = choose(pod, candidates, total, find, self.opts);
         seen.truncate(looked);
         let first = seen.first().map(|n| n.to_string());
@@ -666,6 +691,22 @@ impl Scheduler {
     }
 }
 
+/// Each of `nodes` (in name order) with its usage from `usage` (in name
+/// order, starting at or before the first node): one merged walk, so a
+/// node costs a comparison or two, not a search of the usage map.
+fn with_usage<'a>(
+    nodes: impl Iterator<Item = (&'a String, &'a (Arc<Node>, Allocatable))> + 'a,
+    usage: impl Iterator<Item = (&'a String, &'a Usage)> + 'a,
+    empty: &'a Usage,
+) -> impl Iterator<Item = (&'a String, (&'a Node, &'a Allocatable, &'a Usage))> + 'a {
+    let mut usage = usage.peekable();
+    nodes.map(move |(name, (node, alloc))| {
+        while usage.next_if(|(k, _)| k.as_str() < name.as_str()).is_some() {}
+        let u = usage.next_if(|(k, _)| *k == name).map_or(empty, |(_, u)| u);
+        (name, (&**node, alloc, u))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -704,6 +745,20 @@ mod tests {
     fn decide(s: &mut Scheduler, p: &Pod, prefer: &[&str]) -> Decision {
         let prefer: Vec<String> = prefer.iter().map(|s| s.to_string()).collect();
         s.schedule(Time(0), &p.metadata.key(), Some(p), &prefer).unwrap().decision
+    }
+
+    #[test]
+    fn the_merged_walk_finds_each_nodes_usage_as_a_lookup_does() {
+        let nodes: BTreeMap<String, (Arc<Node>, Allocatable)> = ["a", "c", "d", "f"].iter().map(|n| (n.to_string(), (Arc::new(node(n, "1")), Allocatable::of(&node(n, "1"))))).collect();
+        // Usage of nodes not (yet) known too: "b", "e", "g".
+        let usage: BTreeMap<String, Usage> = ["b", "c", "e", "f", "g"].iter().enumerate().map(|(i, n)| (n.to_string(), Usage { pods: i as i64 + 1, ..Default::default() })).collect();
+        let empty = Usage::default();
+        for start in 0..nodes.len() {
+            let from = nodes.keys().nth(start).unwrap();
+            let merged: Vec<(String, i64)> = with_usage(nodes.iter().skip(start), usage.range::<String, _>(from..), &empty).chain(with_usage(nodes.iter().take(start), usage.iter(), &empty)).map(|(n, (_, _, u))| (n.clone(), u.pods)).collect();
+            let looked_up: Vec<(String, i64)> = nodes.keys().skip(start).chain(nodes.keys().take(start)).map(|n| (n.clone(), usage.get(n).map_or(0, |u| u.pods))).collect();
+            assert_eq!(merged, looked_up, "from {from}");
+        }
     }
 
     #[test]

@@ -295,8 +295,20 @@ impl WatchStream {
 
 /// Parses one line of a watch stream (`{"type": ..., "object": ...}`).
 pub fn parse_watch_line(kind: Kind, line: &[u8]) -> Result<WatchEvent, ApiError> {
-    let v: Value = serde_json::from_slice(line).map_err(|e| ApiError::internal(format!("invalid watch event: {e}")))?;
-    let obj = v["object"].clone();
+    // Most lines are an object of the watched kind: decoded straight into
+    // its type. Anything else (an error's Status, a line that does not
+    // decode so) goes through a Value, for its message.
+    if let Some((type_, obj)) = typed_watch_line(kind, line) {
+        match type_.as_str() {
+            "ADDED" => return Ok(WatchEvent::Added(obj)),
+            "MODIFIED" => return Ok(WatchEvent::Modified(obj)),
+            "DELETED" => return Ok(WatchEvent::Deleted(obj)),
+            "BOOKMARK" => return Ok(WatchEvent::Bookmark(obj.meta().resource_version.clone())),
+            _ => {}
+        }
+    }
+    let mut v: Value = serde_json::from_slice(line).map_err(|e| ApiError::internal(format!("invalid watch event: {e}")))?;
+    let obj = v.get_mut("object").map(Value::take).unwrap_or_default();
     match v["type"].as_str().unwrap_or("") {
         "ADDED" => Ok(WatchEvent::Added(Object::from_value(kind, obj)?)),
         "MODIFIED" => Ok(WatchEvent::Modified(Object::from_value(kind, obj)?)),
@@ -310,10 +322,53 @@ pub fn parse_watch_line(kind: Kind, line: &[u8]) -> Result<WatchEvent, ApiError>
     }
 }
 
+/// A watch line whose object decodes as `kind`, decoded without a `Value`
+/// tree: its type and object. None when it does not decode so.
+fn typed_watch_line(kind: Kind, line: &[u8]) -> Option<(String, Object)> {
+    #[derive(serde::Deserialize)]
+    struct Line<T> {
+        #[serde(rename = "type")]
+        type_: String,
+        object: T,
+    }
+    fn dec<T: serde::de::DeserializeOwned>(line: &[u8], wrap: fn(T) -> Object) -> Option<(String, Object)> {
+        serde_json::from_slice::<Line<T>>(line).ok().map(|l| (l.type_, wrap(l.object)))
+    }
+    match kind {
+        Kind::Namespace => dec(line, Object::Namespace),
+        Kind::Pod => dec(line, Object::Pod),
+        Kind::Node => dec(line, Object::Node),
+        Kind::Event => dec(line, Object::Event),
+        Kind::ReplicaSet => dec(line, Object::ReplicaSet),
+        Kind::Deployment => dec(line, Object::Deployment),
+        Kind::Lease => dec(line, Object::Lease),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn watch_lines_decode_as_through_a_value() {
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default", "resourceVersion": "7"}, "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox"}]}});
+        let want = Object::from_value(Kind::Pod, pod.clone()).unwrap();
+        for (type_, expect) in [("ADDED", WatchEvent::Added(want.clone())), ("MODIFIED", WatchEvent::Modified(want.clone())), ("DELETED", WatchEvent::Deleted(want.clone())), ("BOOKMARK", WatchEvent::Bookmark("7".into()))] {
+            let line = serde_json::to_vec(&serde_json::json!({"type": type_, "object": pod})).unwrap();
+            assert_eq!(format!("{:?}", parse_watch_line(Kind::Pod, &line).unwrap()), format!("{expect:?}"), "{type_}");
+        }
+        // A Status (not a pod) goes the Value way and becomes the error event it names.
+        let gone = br#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 1 (5)","reason":"Expired","code":410}}"#;
+        match parse_watch_line(Kind::Pod, gone) {
+            Ok(WatchEvent::Error(e)) => assert_eq!(e.code, 410, "{e:?}"),
+            other => panic!("expected the 410 as an event, got {other:?}"),
+        }
+        // An object that is not the kind's shape is refused with its field path.
+        let bad = br#"{"type":"ADDED","object":{"kind":"Pod","apiVersion":"v1","spec":{"containers":3}}}"#;
+        let e = parse_watch_line(Kind::Pod, bad).unwrap_err();
+        assert!(e.message.contains("spec.containers"), "{e:?}");
+    }
 
     /// Serves one watch response whose body is `body`, to one request.
     async fn one_response(body: Vec<u8>) -> String {

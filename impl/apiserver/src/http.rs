@@ -29,10 +29,15 @@ use watchcache::Next;
 pub const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
 /// Longest a watch stays open when the client does not ask (upstream picks 30–60 min).
 pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// Frames buffered per watch connection before the sender waits for the client.
+/// Writes (chunks of frames, `WATCH_CHUNK_BYTES`) buffered per watch
+/// connection before the sender waits for the client.
 pub const WATCH_CHANNEL_FRAMES: usize = 64;
 /// Events taken from the watch cache per wake-up.
 pub const WATCH_BATCH_EVENTS: usize = 256;
+/// Bytes of watch frames gathered into one write: a watcher that fell
+/// behind catches up in a few large writes, not one per event. A frame is
+/// never split, so a chunk ends with the first frame that reaches this.
+pub const WATCH_CHUNK_BYTES: usize = 256 << 10;
 /// Largest `limit=` honoured on a list.
 pub const MAX_LIST_LIMIT: usize = 10_000;
 
@@ -647,16 +652,21 @@ fn watch_frame(type_: &str, object: Value) -> Bytes {
     Bytes::from(v)
 }
 
-/// A watch event's frame, the object written straight from its type (no
-/// `Value` tree): `{"type":...,"object":{...}}` and a newline.
-fn object_frame(type_: &str, obj: &Object) -> Bytes {
-    let mut v = Vec::with_capacity(1024);
-    v.extend_from_slice(b"{\"type\":\"");
-    v.extend_from_slice(type_.as_bytes());
-    v.extend_from_slice(b"\",\"object\":");
-    obj.write_json(&mut v);
-    v.extend_from_slice(b"}\n");
-    Bytes::from(v)
+/// Appends a watch event's frame to `out`, the object written straight from
+/// its type (no `Value` tree): `{"type":...,"object":{...}}` and a newline.
+fn write_object_frame(out: &mut Vec<u8>, type_: &str, obj: &Object) {
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(type_.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    obj.write_json(out);
+    out.extend_from_slice(b"}\n");
+}
+
+/// The gathered frames to send now: all of them once they reach
+/// `WATCH_CHUNK_BYTES` (or at the end of a batch, `flush`); None while they
+/// are fewer, or there are none.
+fn take_chunk(chunk: &mut Vec<u8>, flush: bool) -> Option<Bytes> {
+    (!chunk.is_empty() && (flush || chunk.len() >= WATCH_CHUNK_BYTES)).then(|| Bytes::from(std::mem::take(chunk)))
 }
 
 fn too_old_frame(oldest: u64, asked: &str) -> Bytes {
@@ -709,29 +719,34 @@ fn watch(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, want
         let n2 = notify.clone();
         watcher.set_waker(Arc::new(move || n2.notify_one()));
         let deadline = tokio::time::Instant::now() + timeout;
-        let encode = |type_: &str, o: &Object| -> Bytes {
+        let encode = |out: &mut Vec<u8>, type_: &str, o: &Object| {
             if wants_table {
-                watch_frame(type_, table::table(kind, &[o], &o.meta().resource_version, "", now()))
+                out.extend_from_slice(&watch_frame(type_, table::table(kind, &[o], &o.meta().resource_version, "", now())));
             } else {
-                object_frame(type_, o)
+                write_object_frame(out, type_, o);
             }
         };
         loop {
             match watcher.next_batch(WATCH_BATCH_EVENTS) {
                 Next::Events(evs) => {
-                    for ev in evs {
+                    // The batch's frames go out in as few writes as WATCH_CHUNK_BYTES allows.
+                    let mut chunk = Vec::new();
+                    let last = evs.len().saturating_sub(1);
+                    for (n, ev) in evs.into_iter().enumerate() {
                         let matches = |o: &Object| sel.matches(&o.meta().labels) && fsel.matches(o);
                         let new_m = ev.value.as_deref().is_some_and(matches);
                         let old_m = ev.prev.as_deref().is_some_and(matches);
-                        let frame = match (&ev.value, &ev.prev) {
-                            (Some(v), Some(_)) if new_m && old_m => encode("MODIFIED", v),
-                            (Some(v), _) if new_m => encode("ADDED", v),
-                            (Some(v), Some(_)) if old_m => encode("DELETED", v),
-                            (None, Some(p)) if old_m => encode("DELETED", p),
-                            _ => continue,
-                        };
-                        if tx.send(frame).await.is_err() {
-                            return; // client went away
+                        match (&ev.value, &ev.prev) {
+                            (Some(v), Some(_)) if new_m && old_m => encode(&mut chunk, "MODIFIED", v),
+                            (Some(v), _) if new_m => encode(&mut chunk, "ADDED", v),
+                            (Some(v), Some(_)) if old_m => encode(&mut chunk, "DELETED", v),
+                            (None, Some(p)) if old_m => encode(&mut chunk, "DELETED", p),
+                            _ => {}
+                        }
+                        if let Some(c) = take_chunk(&mut chunk, n == last) {
+                            if tx.send(c).await.is_err() {
+                                return; // client went away
+                            }
                         }
                     }
                 }
@@ -762,4 +777,23 @@ fn watch(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, want
         }
     });
     Ok(Response::builder().status(StatusCode::OK).header("Content-Type", "application/json").header("Transfer-Encoding", "chunked").body(ChannelBody { rx }.boxed()).expect("valid response"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_frames_are_sent_at_watch_chunk_bytes_or_at_the_end_of_a_batch() {
+        let mut chunk = Vec::new();
+        assert_eq!(take_chunk(&mut chunk, true), None, "nothing to send");
+        chunk.resize(WATCH_CHUNK_BYTES - 1, b'x');
+        assert_eq!(take_chunk(&mut chunk, false), None, "one byte short of the bound: kept");
+        chunk.push(b'\n');
+        let sent = take_chunk(&mut chunk, false).expect("at the bound: sent");
+        assert_eq!(sent.len(), WATCH_CHUNK_BYTES);
+        assert!(chunk.is_empty());
+        chunk.extend_from_slice(b"{}\n");
+        assert_eq!(take_chunk(&mut chunk, true).as_deref(), Some(&b"{}\n"[..]), "the end of a batch sends what there is");
+    }
 }

@@ -54,7 +54,7 @@ pub fn object_path(kind: Kind, ns: &str, name: &str) -> String {
     format!("{}/{name}", collection_path(kind, ns))
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListOptions {
     pub label_selector: String,
     pub field_selector: String,

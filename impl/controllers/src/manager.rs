@@ -79,50 +79,74 @@ struct Manager {
     tracers: Tracers,
 }
 
+/// The controller-manager with its informers asked for, ready to run
+/// once its informer factory has started.
+pub struct ControllerManager {
+    m: Manager,
+    rx: mpsc::Receiver<Change>,
+}
+
+/// The controller-manager on informers of its own.
 pub async fn run(client: Client, cfg: ManagerConfig) -> Result<(), String> {
-    let (tx, mut rx) = mpsc::channel::<Change>(CHANGE_CHANNEL);
-    let all = ListOptions::default();
-    let informers = Informers {
-        deployments: informer::spawn(client.clone(), Kind::Deployment, "", all.clone(), tx.clone()),
-        replicasets: informer::spawn(client.clone(), Kind::ReplicaSet, "", all.clone(), tx.clone()),
-        pods: informer::spawn(client.clone(), Kind::Pod, "", all.clone(), tx.clone()),
-        nodes: informer::spawn(client.clone(), Kind::Node, "", all.clone(), tx.clone()),
-        leases: informer::spawn(client.clone(), Kind::Lease, NODE_LEASE_NAMESPACE, all, tx),
-    };
-    let tracers = Tracers {
-        rs: client::trace::Tracer::from_env("replicaset-controller"),
-        deploy: client::trace::Tracer::from_env("deployment-controller"),
-        nodes: client::trace::Tracer::from_env("node-lifecycle-controller"),
-        gc: client::trace::Tracer::from_env("garbage-collector"),
-    };
-    let mut m = Manager {
-        client,
-        rs: ReplicaSetController { record_inputs: tracers.rs.enabled(), ..ReplicaSetController::new(RsOptions::default()) },
-        deploy: DeploymentController { record_inputs: tracers.deploy.enabled(), ..Default::default() },
-        nodes: NodeLifecycleController { record_inputs: tracers.nodes.enabled(), ..NodeLifecycleController::new(cfg.node_lifecycle) },
-        gc: GarbageCollector::default(),
-        informers,
-        tracers,
-    };
-    wait_for_sync(&m.informers.all()).await;
-    log("controller-manager", "caches synced");
-    // The initial lists arrive as changes (old = None), so every object is
-    // handed to the machines like any later change.
-    loop {
-        while let Ok(c) = rx.try_recv() {
-            m.on_change(&c);
-        }
-        if m.work_once().await {
-            continue;
-        }
-        let at = [m.rs.poll_timeout(), m.deploy.poll_timeout(), m.nodes.poll_timeout(), m.gc.poll_timeout()].into_iter().flatten().min();
-        let wake = at.map_or(IDLE_WAKE, |at| Duration::from_millis(at.ms_since(now()).clamp(0, IDLE_WAKE.as_millis() as i64) as u64));
-        tokio::select! {
-            c = rx.recv() => match c {
-                Some(c) => m.on_change(&c),
-                None => return Err("informers stopped".into()),
-            },
-            _ = tokio::time::sleep(wake) => {}
+    let mut factory = informer::Factory::new(client.clone());
+    let cm = ControllerManager::new(client, &mut factory, cfg);
+    factory.start();
+    cm.run().await
+}
+
+impl ControllerManager {
+    /// Asks `factory` for the informers the machines decide on; writes go
+    /// through `client`.
+    pub fn new(client: Client, factory: &mut informer::Factory, cfg: ManagerConfig) -> ControllerManager {
+        let (tx, rx) = mpsc::channel::<Change>(CHANGE_CHANNEL);
+        let all = ListOptions::default();
+        let informers = Informers {
+            deployments: factory.informer(Kind::Deployment, "", all.clone(), tx.clone()),
+            replicasets: factory.informer(Kind::ReplicaSet, "", all.clone(), tx.clone()),
+            pods: factory.informer(Kind::Pod, "", all.clone(), tx.clone()),
+            nodes: factory.informer(Kind::Node, "", all.clone(), tx.clone()),
+            leases: factory.informer(Kind::Lease, NODE_LEASE_NAMESPACE, all, tx),
+        };
+        let tracers = Tracers {
+            rs: client::trace::Tracer::from_env("replicaset-controller"),
+            deploy: client::trace::Tracer::from_env("deployment-controller"),
+            nodes: client::trace::Tracer::from_env("node-lifecycle-controller"),
+            gc: client::trace::Tracer::from_env("garbage-collector"),
+        };
+        let m = Manager {
+            client,
+            rs: ReplicaSetController { record_inputs: tracers.rs.enabled(), ..ReplicaSetController::new(RsOptions::default()) },
+            deploy: DeploymentController { record_inputs: tracers.deploy.enabled(), ..Default::default() },
+            nodes: NodeLifecycleController { record_inputs: tracers.nodes.enabled(), ..NodeLifecycleController::new(cfg.node_lifecycle) },
+            gc: GarbageCollector::default(),
+            informers,
+            tracers,
+        };
+        ControllerManager { m, rx }
+    }
+
+    pub async fn run(self) -> Result<(), String> {
+        let ControllerManager { mut m, mut rx } = self;
+        wait_for_sync(&m.informers.all()).await;
+        log("controller-manager", "caches synced");
+        // The initial lists arrive as changes (old = None), so every object is
+        // handed to the machines like any later change.
+        loop {
+            while let Ok(c) = rx.try_recv() {
+                m.on_change(&c);
+            }
+            if m.work_once().await {
+                continue;
+            }
+            let at = [m.rs.poll_timeout(), m.deploy.poll_timeout(), m.nodes.poll_timeout(), m.gc.poll_timeout()].into_iter().flatten().min();
+            let wake = at.map_or(IDLE_WAKE, |at| Duration::from_millis(at.ms_since(now()).clamp(0, IDLE_WAKE.as_millis() as i64) as u64));
+            tokio::select! {
+                c = rx.recv() => match c {
+                    Some(c) => m.on_change(&c),
+                    None => return Err("informers stopped".into()),
+                },
+                _ = tokio::time::sleep(wake) => {}
+            }
         }
     }
 }

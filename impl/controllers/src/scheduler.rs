@@ -6,7 +6,7 @@
 //! and requeues on failure. Nothing is decided here.
 
 use crate::{log, now, wait_for_sync};
-use client::informer::{self, Change};
+use client::informer::{self, Change, Informer};
 use client::{Client, ListOptions};
 use podcore::controller::scheduler::{Decision, Scheduled, Scheduler, SchedulerOptions};
 use podcore::defaults::DEFAULT_SCHEDULER_NAME;
@@ -25,43 +25,69 @@ fn feed(m: &mut Scheduler, c: &Change) {
     }
 }
 
+/// The scheduler with its informers asked for, ready to run once its
+/// informer factory has started.
+pub struct SchedulerDaemon {
+    client: Client,
+    opts: SchedulerOptions,
+    pods: Informer,
+    nodes: Informer,
+    rx: mpsc::Receiver<Change>,
+}
+
+/// The scheduler on informers of its own.
 pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), String> {
-    let (tx, mut rx) = mpsc::channel::<Change>(crate::manager::CHANGE_CHANNEL);
-    let pods = informer::spawn(client.clone(), Kind::Pod, "", ListOptions::default(), tx.clone());
-    let nodes = informer::spawn(client.clone(), Kind::Node, "", ListOptions::default(), tx);
-    wait_for_sync(&[&pods, &nodes]).await;
-    log("scheduler", "caches synced");
-    let tracer = client::trace::Tracer::from_env("scheduler");
-    let mut m = Scheduler::new(DEFAULT_SCHEDULER_NAME, opts);
-    m.record_candidates = tracer.enabled();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, Result<(), u16>)>();
-    loop {
-        while let Ok(c) = rx.try_recv() {
-            feed(&mut m, &c);
-        }
-        while let Ok((key, r)) = done_rx.try_recv() {
-            m.handle_write_result(now(), &key, r);
-        }
+    let mut factory = informer::Factory::new(client.clone());
+    let s = SchedulerDaemon::new(client, &mut factory, opts);
+    factory.start();
+    s.run().await
+}
+
+impl SchedulerDaemon {
+    /// Asks `factory` for pods and nodes; bindings go through `client`.
+    pub fn new(client: Client, factory: &mut informer::Factory, opts: SchedulerOptions) -> SchedulerDaemon {
+        let (tx, rx) = mpsc::channel::<Change>(crate::manager::CHANGE_CHANNEL);
+        let pods = factory.informer(Kind::Pod, "", ListOptions::default(), tx.clone());
+        let nodes = factory.informer(Kind::Node, "", ListOptions::default(), tx);
+        SchedulerDaemon { client, opts, pods, nodes, rx }
+    }
+
+    pub async fn run(self) -> Result<(), String> {
+        let SchedulerDaemon { client, opts, pods, nodes, mut rx } = self;
+        wait_for_sync(&[&pods, &nodes]).await;
+        log("scheduler", "caches synced");
+        let tracer = client::trace::Tracer::from_env("scheduler");
+        let mut m = Scheduler::new(DEFAULT_SCHEDULER_NAME, opts);
+        m.record_candidates = tracer.enabled();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, Result<(), u16>)>();
         loop {
-            let t = now();
-            let Some(key) = m.poll(t) else { break };
-            let pod = pods.get(&key);
-            let Some(s) = m.schedule(t, &key, pod.as_ref().and_then(|o| o.as_pod()), &[]) else { continue };
-            if tracer.enabled() {
-                if let Some(p) = pod.as_ref().and_then(|o| o.as_pod()) {
-                    tracer.record(&podcore::trace::Record::Schedule { pod: p.clone(), candidates: s.candidates.clone(), total: s.total, find: s.find, decision: s.decision.clone() });
-                }
+            while let Ok(c) = rx.try_recv() {
+                feed(&mut m, &c);
             }
-            execute(&client, &key, s, &done_tx);
-        }
-        let wake = m.poll_timeout().map_or(IDLE_WAKE, |at| Duration::from_millis(at.ms_since(now()).clamp(0, IDLE_WAKE.as_millis() as i64) as u64));
-        tokio::select! {
-            c = rx.recv() => match c {
-                Some(c) => feed(&mut m, &c),
-                None => return Err("informers stopped".into()),
-            },
-            Some((key, r)) = done_rx.recv() => m.handle_write_result(now(), &key, r),
-            _ = tokio::time::sleep(wake) => {}
+            while let Ok((key, r)) = done_rx.try_recv() {
+                m.handle_write_result(now(), &key, r);
+            }
+            loop {
+                let t = now();
+                let Some(key) = m.poll(t) else { break };
+                let pod = pods.get(&key);
+                let Some(s) = m.schedule(t, &key, pod.as_ref().and_then(|o| o.as_pod()), &[]) else { continue };
+                if tracer.enabled() {
+                    if let Some(p) = pod.as_ref().and_then(|o| o.as_pod()) {
+                        tracer.record(&podcore::trace::Record::Schedule { pod: p.clone(), candidates: s.candidates.clone(), total: s.total, find: s.find, decision: s.decision.clone() });
+                    }
+                }
+                execute(&client, &key, s, &done_tx);
+            }
+            let wake = m.poll_timeout().map_or(IDLE_WAKE, |at| Duration::from_millis(at.ms_since(now()).clamp(0, IDLE_WAKE.as_millis() as i64) as u64));
+            tokio::select! {
+                c = rx.recv() => match c {
+                    Some(c) => feed(&mut m, &c),
+                    None => return Err("informers stopped".into()),
+                },
+                Some((key, r)) = done_rx.recv() => m.handle_write_result(now(), &key, r),
+                _ = tokio::time::sleep(wake) => {}
+            }
         }
     }
 }

@@ -54,13 +54,20 @@ fn run_server(a: cli::StoreArgs, controllers: Option<cli::NodeMonitorArgs>) -> R
         let Some(manager_cfg) = manager_cfg else {
             return serving.await;
         };
-        // The control-plane components talk to the API over HTTP, as they would from other processes.
+        // The control-plane components talk to the API over HTTP, as they
+        // would from other processes, and share one set of informers
+        // (listed and watched as the controller-manager), so each pod and
+        // node is decoded and cached once in this process.
         let c = client::Client::new(&server_url, None, "podchain-controller-manager");
         let s = client::Client::new(&server_url, None, "podchain-scheduler");
+        let mut informers = client::informer::Factory::new(c.clone());
+        let manager = controllers::manager::ControllerManager::new(c, &mut informers, manager_cfg);
+        let scheduler = controllers::scheduler::SchedulerDaemon::new(s, &mut informers, Default::default());
+        informers.start();
         tokio::select! {
             r = serving => r,
-            r = controllers::manager::run(c, manager_cfg) => r.map_err(|e| format!("controller-manager: {e}")),
-            r = controllers::scheduler::run(s, Default::default()) => r.map_err(|e| format!("scheduler: {e}")),
+            r = manager.run() => r.map_err(|e| format!("controller-manager: {e}")),
+            r = scheduler.run() => r.map_err(|e| format!("scheduler: {e}")),
         }
     })
 }

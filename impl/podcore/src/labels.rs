@@ -6,7 +6,6 @@
 use crate::meta::StringMap;
 use crate::names::{label_value as validate_label_value, qualified_name as validate_label_key};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Longest selector string accepted, in bytes.
 pub const MAX_SELECTOR_LEN: usize = 4096;
@@ -16,7 +15,7 @@ pub const MAX_REQUIREMENTS: usize = 64;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelector {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "StringMap::is_empty")]
     pub match_labels: StringMap,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub match_expressions: Vec<LabelSelectorRequirement>,

@@ -29,6 +29,7 @@ pub mod time;
 pub mod trace;
 pub mod types;
 pub mod validation;
+pub mod vecmap;
 
 pub use effect::{Effect, Outcome};
 pub use object::{Kind, Object};

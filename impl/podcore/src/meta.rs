@@ -4,7 +4,7 @@
 
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 use std::hash::{Hash, Hasher};
 
 /// Fields podchain does not interpret, carried through unchanged.
@@ -12,7 +12,7 @@ use std::hash::{Hash, Hasher};
 /// for the model checker.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Extra(pub BTreeMap<String, serde_json::Value>);
+pub struct Extra(pub VecMap<String, serde_json::Value>);
 
 impl Hash for Extra {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -29,7 +29,15 @@ impl Extra {
     }
 }
 
-pub type StringMap = BTreeMap<String, String>;
+pub type StringMap = VecMap<String, String>;
+
+/// A list decoded into a vector of exactly its length: a decoded vector
+/// grows by doubling, and caches hold every object for as long as it lives.
+pub(crate) fn exact<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    let mut v = Vec::<T>::deserialize(d)?;
+    v.shrink_to_fit();
+    Ok(v)
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -52,13 +60,13 @@ pub struct ObjectMeta {
     pub deletion_timestamp: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_grace_period_seconds: Option<i64>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "VecMap::is_empty")]
     pub labels: StringMap,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "VecMap::is_empty")]
     pub annotations: StringMap,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub owner_references: Vec<OwnerReference>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub finalizers: Vec<String>,
     #[serde(flatten)]
     pub extra: Extra,

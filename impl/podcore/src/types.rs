@@ -9,9 +9,9 @@ use crate::quantity::Quantity;
 use crate::time::{MicroTime, Time};
 use crate::labels::LabelSelector;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
-pub type ResourceList = BTreeMap<String, Quantity>;
+pub type ResourceList = VecMap<String, Quantity>;
 
 // ---------------------------------------------------------------- Namespace
 
@@ -49,15 +49,15 @@ pub struct Pod {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::meta::exact", default)]
     pub containers: Vec<Container>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub restart_policy: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub node_name: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "VecMap::is_empty")]
     pub node_selector: StringMap,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub tolerations: Vec<Toleration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_grace_period_seconds: Option<i64>,
@@ -74,15 +74,15 @@ pub struct Container {
     pub name: String,
     #[serde(default)]
     pub image: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub working_dir: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ContainerPort>,
     #[serde(default)]
     pub resources: ResourceRequirements,
@@ -123,9 +123,9 @@ pub struct ContainerPort {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceRequirements {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "VecMap::is_empty")]
     pub limits: ResourceList,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "VecMap::is_empty")]
     pub requests: ResourceList,
 }
 
@@ -149,7 +149,7 @@ pub struct Toleration {
 pub struct PodStatus {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub phase: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<PodCondition>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
@@ -157,15 +157,15 @@ pub struct PodStatus {
     pub reason: String,
     #[serde(rename = "hostIP", default, skip_serializing_if = "String::is_empty")]
     pub host_ip: String,
-    #[serde(rename = "hostIPs", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", rename = "hostIPs", default, skip_serializing_if = "Vec::is_empty")]
     pub host_ips: Vec<PodIp>,
     #[serde(rename = "podIP", default, skip_serializing_if = "String::is_empty")]
     pub pod_ip: String,
-    #[serde(rename = "podIPs", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", rename = "podIPs", default, skip_serializing_if = "Vec::is_empty")]
     pub pod_ips: Vec<PodIp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub container_statuses: Vec<ContainerStatus>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub qos_class: String,
@@ -284,7 +284,7 @@ pub struct Node {
 pub struct NodeSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unschedulable: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub taints: Vec<Taint>,
     #[serde(rename = "podCIDR", default, skip_serializing_if = "String::is_empty")]
     pub pod_cidr: String,
@@ -308,13 +308,13 @@ pub struct Taint {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeStatus {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "VecMap::is_empty")]
     pub capacity: ResourceList,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "VecMap::is_empty")]
     pub allocatable: ResourceList,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<NodeCondition>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<NodeAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_info: Option<NodeSystemInfo>,
@@ -510,7 +510,7 @@ pub struct DeploymentStatus {
     pub available_replicas: i32,
     #[serde(default, skip_serializing_if = "is_zero32")]
     pub unavailable_replicas: i32,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::meta::exact", default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<DeploymentCondition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collision_count: Option<i32>,

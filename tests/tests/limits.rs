@@ -25,6 +25,7 @@ const AT_THE_BOUND: &[(&str, &str, &str)] = &[
     ("MAX_EVENT_NOTE_LEN", "impl/podcore/src/validation.rs", "event_fields_are_bounded_at_their_limits"),
     ("MAX_DRAIN_BYTES", "impl/apiserver/tests/http.rs", "oversized_bodies_are_drained_within_their_bounds"),
     ("MAX_DRAIN_TIME", "impl/apiserver/tests/http.rs", "oversized_bodies_are_drained_within_their_bounds"),
+    ("MAX_HISTORY_BYTES", "impl/podstore/tests/embedded.rs", "history_is_bounded_at_max_history_bytes"),
     ("MAX_HISTORY_EVENTS", "impl/podstore/tests/embedded.rs", "history_is_bounded_at_max_history_events"),
     ("MAX_HOSTNAME_LEN", "impl/podcore/src/controller/runtimespec.rs", "hostnames_are_cut_at_max_hostname_len"),
     ("MAX_IDLE_WAKEUPS", "model/tests/check.rs", "an_idle_cluster_is_looked_ahead_max_idle_wakeups_times"),

@@ -38,7 +38,9 @@
 //! nothing.
 //!
 //! History for `events_since` is kept in memory, bounded by
-//! `MAX_HISTORY_EVENTS`; a restart starts history afresh at the recovered
+//! `MAX_HISTORY_EVENTS` and by `MAX_HISTORY_BYTES` (each event counted by
+//! `event_bytes`: the values it holds alive and its keys), whichever is
+//! reached first; a restart starts history afresh at the recovered
 //! revision, so watchers from before the restart are told "compacted" and
 //! relist, as they are when an upstream apiserver restarts.
 
@@ -51,6 +53,20 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Events kept for `events_since`; older ones are compacted automatically.
 pub const MAX_HISTORY_EVENTS: usize = 100_000;
+/// The most bytes of values and keys the history holds (`event_bytes`), so
+/// that large objects cannot make 100,000 events hold gigabytes. The
+/// apiserver's feed reads each event right after its commit, so what history
+/// is for — a watch from a recent revision — needs far less; an older one is
+/// told "compacted" and relists, as after an upstream compaction.
+pub const MAX_HISTORY_BYTES: usize = 64 * 1024 * 1024;
+
+/// What one event counts against `MAX_HISTORY_BYTES`: its value, the value
+/// before it and their keys (a value shared with another event or the key
+/// space is counted again: the bound is conservative).
+pub fn event_bytes(ev: &Event) -> usize {
+    let kv = |kv: &KeyValue| kv.key.len() + kv.value.len();
+    kv(&ev.kv) + ev.prev.as_ref().map_or(0, kv)
+}
 /// The log is rewritten when it exceeds this size and twice the live data.
 pub const LOG_REWRITE_MIN_BYTES: u64 = 64 * 1024 * 1024;
 /// The most one group commit appends (a batch holds at least one record,
@@ -86,6 +102,8 @@ struct Shared {
 struct State {
     kvs: BTreeMap<String, KeyValue>,
     history: VecDeque<Event>,
+    /// `event_bytes` of the history's events.
+    history_bytes: usize,
     /// The last durable (and applied) revision.
     revision: Revision,
     compacted: Revision,
@@ -498,6 +516,7 @@ impl State {
         State {
             kvs: BTreeMap::new(),
             history: VecDeque::new(),
+            history_bytes: 0,
             revision: 0,
             compacted: 0,
             live_bytes: 0,
@@ -552,9 +571,17 @@ impl State {
             }
         }
         self.revision = ev.revision;
+        self.history_bytes += event_bytes(&ev);
         self.history.push_back(ev);
-        while self.history.len() > MAX_HISTORY_EVENTS {
-            let old = self.history.pop_front().expect("non-empty");
+        while self.history.len() > MAX_HISTORY_EVENTS || self.history_bytes > MAX_HISTORY_BYTES {
+            self.compact_oldest();
+        }
+    }
+
+    /// Drops the oldest event of the history; it is compacted away.
+    fn compact_oldest(&mut self) {
+        if let Some(old) = self.history.pop_front() {
+            self.history_bytes -= event_bytes(&old);
             self.compacted = self.compacted.max(old.revision);
         }
     }
@@ -643,7 +670,7 @@ impl Store for Embedded {
         let mut st = self.shared.lock_state();
         let revision = revision.min(st.revision);
         while st.history.front().is_some_and(|e| e.revision <= revision) {
-            st.history.pop_front();
+            st.compact_oldest();
         }
         st.compacted = st.compacted.max(revision);
         Ok(())

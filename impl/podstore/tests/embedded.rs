@@ -87,6 +87,32 @@ fn a_torn_final_record_is_discarded_and_the_rest_kept() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// History holds events up to `MAX_HISTORY_BYTES` of values and keys:
+/// at the bound nothing is compacted; one byte more and the oldest event is,
+/// and a watch from before it is told so.
+#[test]
+fn history_is_bounded_at_max_history_bytes() {
+    use podstore::embedded::{event_bytes, MAX_HISTORY_BYTES};
+    const VALUE: usize = 1 << 20;
+    let s = Embedded::in_memory();
+    // Keys of 8 bytes ("/k000000"), so each create counts VALUE + 8.
+    let per = VALUE + 8;
+    let n = MAX_HISTORY_BYTES / per;
+    for i in 0..n {
+        s.create(&format!("/k{i:06}"), vec![0; VALUE]).unwrap();
+    }
+    let evs = s.events_since(0, 0).unwrap();
+    assert_eq!(evs.iter().map(event_bytes).sum::<usize>(), n * per);
+    // The last write fills the history to exactly the bound.
+    let last = MAX_HISTORY_BYTES - n * per - 8;
+    s.create(&format!("/k{n:06}"), vec![0; last]).unwrap();
+    let evs = s.events_since(0, 0).expect("at the bound, all of it");
+    assert_eq!((evs.len(), evs.iter().map(event_bytes).sum::<usize>()), (n + 1, MAX_HISTORY_BYTES));
+    s.create("/x", vec![0]).unwrap();
+    assert!(matches!(s.events_since(0, 0), Err(podstore::StoreError::Compacted { compacted: 1 })), "one byte past the bound compacts the oldest");
+    assert_eq!(s.events_since(1, 0).unwrap().len(), n + 1);
+}
+
 /// History holds `MAX_HISTORY_EVENTS` events: with one more written, the
 /// first is compacted away and a watch from before it is told so.
 #[test]

@@ -325,24 +325,42 @@ pub fn parse_watch_line(kind: Kind, line: &[u8]) -> Result<WatchEvent, ApiError>
 /// A watch line whose object decodes as `kind`, decoded without a `Value`
 /// tree: its type and object. None when it does not decode so.
 fn typed_watch_line(kind: Kind, line: &[u8]) -> Option<(String, Object)> {
-    #[derive(serde::Deserialize)]
-    struct Line<T> {
-        #[serde(rename = "type")]
-        type_: String,
-        object: T,
+    use serde::de::{Deserializer as _, MapAccess, Visitor};
+    struct LineOf(Kind);
+    impl<'de> Visitor<'de> for LineOf {
+        type Value = (String, Object);
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a watch event")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            #[derive(serde::Deserialize)]
+            #[serde(field_identifier, rename_all = "lowercase")]
+            enum Field {
+                Type,
+                Object,
+                #[serde(other)]
+                Other,
+            }
+            let (mut type_, mut object) = (None, None);
+            while let Some(field) = a.next_key::<Field>()? {
+                match field {
+                    Field::Type => type_ = Some(a.next_value::<String>()?),
+                    Field::Object => object = Some(a.next_value_seed(podcore::object::AsKind(self.0))?),
+                    Field::Other => {
+                        a.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+            }
+            match (type_, object) {
+                (Some(t), Some(o)) => Ok((t, o)),
+                _ => Err(serde::de::Error::custom("a watch event has a type and an object")),
+            }
+        }
     }
-    fn dec<T: serde::de::DeserializeOwned>(line: &[u8], wrap: fn(T) -> Object) -> Option<(String, Object)> {
-        serde_json::from_slice::<Line<T>>(line).ok().map(|l| (l.type_, wrap(l.object)))
-    }
-    match kind {
-        Kind::Namespace => dec(line, Object::Namespace),
-        Kind::Pod => dec(line, Object::Pod),
-        Kind::Node => dec(line, Object::Node),
-        Kind::Event => dec(line, Object::Event),
-        Kind::ReplicaSet => dec(line, Object::ReplicaSet),
-        Kind::Deployment => dec(line, Object::Deployment),
-        Kind::Lease => dec(line, Object::Lease),
-    }
+    let mut d = serde_json::Deserializer::from_slice(line);
+    let r = (&mut d).deserialize_map(LineOf(kind)).ok()?;
+    d.end().ok()?;
+    Some(r)
 }
 
 #[cfg(test)]

@@ -104,6 +104,18 @@ pub enum Object {
     Lease(Lease),
 }
 
+/// Decodes an object of the kind it holds, as a `DeserializeSeed` (a watch
+/// line's `object`, for one).
+#[derive(Clone, Copy, Debug)]
+pub struct AsKind(pub Kind);
+
+impl<'de> serde::de::DeserializeSeed<'de> for AsKind {
+    type Value = Object;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Object, D::Error> {
+        Object::deserialize_as(self.0, d)
+    }
+}
+
 macro_rules! each_kind {
     ($obj:expr, $o:ident => $body:expr) => {
         match $obj {
@@ -178,17 +190,23 @@ impl Object {
     /// field-path errors a client's body gets (`from_json`). `apiVersion` and
     /// `kind` are the store key's, so they are not read.
     pub fn from_stored_json(kind: Kind, bytes: &[u8]) -> Result<Object, ApiError> {
-        fn dec<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, ApiError> {
-            serde_json::from_slice(b).map_err(|e| ApiError::internal(format!("stored object does not decode: {e}")))
-        }
+        let mut d = serde_json::Deserializer::from_slice(bytes);
+        Object::deserialize_as(kind, &mut d).and_then(|o| d.end().map(|()| o)).map_err(|e| ApiError::internal(format!("stored object does not decode: {e}")))
+    }
+
+    /// Deserialises the body of a `kind` (its fields; `apiVersion` and
+    /// `kind` are ignored) from any serde deserializer: the one place a kind
+    /// chooses its type. `AsKind` is the same as a `DeserializeSeed`.
+    pub fn deserialize_as<'de, D: serde::Deserializer<'de>>(kind: Kind, d: D) -> Result<Object, D::Error> {
+        use serde::Deserialize;
         Ok(match kind {
-            Kind::Namespace => Object::Namespace(dec(bytes)?),
-            Kind::Pod => Object::Pod(dec(bytes)?),
-            Kind::Node => Object::Node(dec(bytes)?),
-            Kind::Event => Object::Event(dec(bytes)?),
-            Kind::ReplicaSet => Object::ReplicaSet(dec(bytes)?),
-            Kind::Deployment => Object::Deployment(dec(bytes)?),
-            Kind::Lease => Object::Lease(dec(bytes)?),
+            Kind::Namespace => Object::Namespace(Namespace::deserialize(d)?),
+            Kind::Pod => Object::Pod(Pod::deserialize(d)?),
+            Kind::Node => Object::Node(Node::deserialize(d)?),
+            Kind::Event => Object::Event(Event::deserialize(d)?),
+            Kind::ReplicaSet => Object::ReplicaSet(ReplicaSet::deserialize(d)?),
+            Kind::Deployment => Object::Deployment(Deployment::deserialize(d)?),
+            Kind::Lease => Object::Lease(Lease::deserialize(d)?),
         })
     }
 
@@ -207,22 +225,9 @@ impl Object {
                 return Err(ApiError::bad_request(format!("apiVersion: the body has apiVersion {av}, but this URL serves {:?}", kind.api_version())));
             }
         }
-        fn dec<T: serde::de::DeserializeOwned>(v: Value, kind: &str) -> Result<T, ApiError> {
-            // The error names the field path (e.g. `spec.replicas`), not a byte offset.
-            serde_path_to_error::deserialize(v).map_err(|e| {
-                let path = e.path().to_string();
-                ApiError::bad_request(format!("unable to decode {kind}: {path}: {}", e.inner()))
-            })
-        }
-        Ok(match kind {
-            Kind::Namespace => Object::Namespace(dec(v, info.kind_name)?),
-            Kind::Pod => Object::Pod(dec(v, info.kind_name)?),
-            Kind::Node => Object::Node(dec(v, info.kind_name)?),
-            Kind::Event => Object::Event(dec(v, info.kind_name)?),
-            Kind::ReplicaSet => Object::ReplicaSet(dec(v, info.kind_name)?),
-            Kind::Deployment => Object::Deployment(dec(v, info.kind_name)?),
-            Kind::Lease => Object::Lease(dec(v, info.kind_name)?),
-        })
+        // The error names the field path (e.g. `spec.replicas`), not a byte offset.
+        let mut track = serde_path_to_error::Track::new();
+        Object::deserialize_as(kind, serde_path_to_error::Deserializer::new(v, &mut track)).map_err(|e| ApiError::bad_request(format!("unable to decode {}: {}: {e}", info.kind_name, track.path())))
     }
     pub fn from_json(kind: Kind, bytes: &[u8]) -> Result<Object, ApiError> {
         let v: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;

@@ -110,15 +110,6 @@ impl Factory {
         self.entries[i].informer.clone()
     }
 
-    /// How many list+watch loops `start` runs.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Lists and watches every informer asked for, each in a task of its own.
     pub fn start(self) {
         for e in self.entries {
@@ -128,14 +119,20 @@ impl Factory {
     }
 }
 
-/// Sends `c` to every consumer, dropping those that have gone; whether any is left.
+/// Sends `c` to every consumer (a copy to each but the last, which gets
+/// `c` itself), dropping those that have gone; whether any is left.
 async fn deliver(consumers: &mut Vec<mpsc::Sender<Change>>, c: Change) -> bool {
     let mut i = 0;
-    while i < consumers.len() {
+    while i + 1 < consumers.len() {
         if consumers[i].send(c.clone()).await.is_ok() {
             i += 1;
         } else {
             consumers.swap_remove(i);
+        }
+    }
+    if let Some(last) = consumers.last() {
+        if last.send(c).await.is_err() {
+            consumers.pop();
         }
     }
     !consumers.is_empty()
@@ -261,7 +258,7 @@ mod tests {
         for other in [&c, &d, &e] {
             assert!(!Arc::ptr_eq(&a.cache, &other.cache), "another selector, namespace or kind has its own");
         }
-        assert_eq!(f.len(), 4);
+        assert_eq!(f.entries.len(), 4);
         assert_eq!(f.entries[0].consumers.len(), 2, "both consumers of the shared one get its changes");
     }
 

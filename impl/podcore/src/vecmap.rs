@@ -41,30 +41,9 @@ impl<K, V> VecMap<K, V> {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    pub fn clear(&mut self) {
-        self.0.clear()
-    }
     /// The entries in key order.
     pub fn iter(&self) -> Iter<'_, K, V> {
         self.0.iter().map(|(k, v)| (k, v))
-    }
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
-        self.0.iter_mut().map(|(k, v)| (&*k, v))
-    }
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
-        self.0.iter().map(|(k, _)| k)
-    }
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
-        self.0.iter().map(|(_, v)| v)
-    }
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.0.iter_mut().map(|(_, v)| v)
-    }
-    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        self.0.retain_mut(|(k, v)| keep(k, v))
-    }
-    pub fn first_key_value(&self) -> Option<(&K, &V)> {
-        self.0.first().map(|(k, v)| (k, v))
     }
 }
 
@@ -80,12 +59,6 @@ impl<K: Ord, V> VecMap<K, V> {
         K: Borrow<Q>,
     {
         self.find(key).ok().map(|i| &self.0[i].1)
-    }
-    pub fn get_key_value<Q: Ord + ?Sized>(&self, key: &Q) -> Option<(&K, &V)>
-    where
-        K: Borrow<Q>,
-    {
-        self.find(key).ok().map(|i| (&self.0[i].0, &self.0[i].1))
     }
     pub fn get_mut<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
     where
@@ -119,10 +92,6 @@ impl<K: Ord, V> VecMap<K, V> {
     pub fn entry(&mut self, key: K) -> Entry<'_, K, V> {
         let at = self.find(&key);
         Entry { map: self, at, key }
-    }
-    /// Frees the room the vector holds beyond its entries.
-    pub fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit()
     }
 }
 
@@ -166,14 +135,6 @@ impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
         v.dedup_by(|later, first| later.0 == first.0);
         v.shrink_to_fit();
         VecMap(v)
-    }
-}
-
-impl<K: Ord, V> Extend<(K, V)> for VecMap<K, V> {
-    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        for (k, v) in iter {
-            self.insert(k, v);
-        }
     }
 }
 

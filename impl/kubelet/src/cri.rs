@@ -50,6 +50,13 @@ pub struct CriRuntime {
     waker: Arc<Mutex<Option<crate::runtime::PodWaker>>>,
 }
 
+/// What `CriRuntime::start_pod_directly` started: the sandbox and its containers' ids.
+#[derive(Clone, Debug)]
+pub struct DirectPod {
+    pub sandbox: String,
+    pub containers: Vec<String>,
+}
+
 impl CriRuntime {
     /// Connects to the runtime at `endpoint`; pod logs go under `log_root`.
     pub async fn connect(endpoint: &str, node: &str, log_root: &str) -> Result<CriRuntime, String> {
@@ -99,15 +106,29 @@ impl CriRuntime {
     /// (RunPodSandbox, then CreateContainer and StartContainer per container;
     /// no listing, no image check), with the very configurations the kubelet
     /// sends: the benchmark's reference for what the runtime itself costs.
-    pub async fn start_pod_directly(&self, pod: &Pod) -> Result<(), String> {
+    pub async fn start_pod_directly(&self, pod: &Pod) -> Result<DirectPod, String> {
         let sandbox_config = self.sandbox_config(pod);
         std::fs::create_dir_all(&sandbox_config.log_directory).map_err(|e| format!("creating {}: {e}", sandbox_config.log_directory))?;
         let sandbox = self.cri.runtime.clone().run_pod_sandbox(v1::RunPodSandboxRequest { config: Some(sandbox_config.clone()), runtime_handler: String::new() }).await.map_err(|e| format!("CRI RunPodSandbox: {}", cri::describe(&e)))?.into_inner().pod_sandbox_id;
+        let mut containers = Vec::new();
         for c in &pod.spec.containers {
             let config = self.container_config(pod, c, 0, &sandbox_config)?;
             let id = self.cri.runtime.clone().create_container(v1::CreateContainerRequest { pod_sandbox_id: sandbox.clone(), config: Some(config), sandbox_config: Some(sandbox_config.clone()) }).await.map_err(|e| format!("CRI CreateContainer: {}", cri::describe(&e)))?.into_inner().container_id;
-            self.cri.runtime.clone().start_container(v1::StartContainerRequest { container_id: id }).await.map_err(|e| format!("CRI StartContainer: {}", cri::describe(&e)))?;
+            self.cri.runtime.clone().start_container(v1::StartContainerRequest { container_id: id.clone() }).await.map_err(|e| format!("CRI StartContainer: {}", cri::describe(&e)))?;
+            containers.push(id);
         }
+        Ok(DirectPod { sandbox, containers })
+    }
+
+    /// Stops a pod `start_pod_directly` started the way a deletion does
+    /// (StopContainer with the grace period for each container, then
+    /// StopPodSandbox), with no listing: the benchmark's reference for
+    /// what a deletion costs in the runtime itself.
+    pub async fn stop_pod_directly(&self, pod: &DirectPod, grace_period_seconds: i64) -> Result<(), String> {
+        for id in &pod.containers {
+            self.cri.runtime.clone().stop_container(v1::StopContainerRequest { container_id: id.clone(), timeout: grace_period_seconds }).await.map_err(|e| format!("CRI StopContainer: {}", cri::describe(&e)))?;
+        }
+        self.cri.runtime.clone().stop_pod_sandbox(v1::StopPodSandboxRequest { pod_sandbox_id: pod.sandbox.clone() }).await.map_err(|e| format!("CRI StopPodSandbox: {}", cri::describe(&e)))?;
         Ok(())
     }
 
@@ -358,6 +379,10 @@ impl Runtime for CriRuntime {
 
     fn set_waker(&self, wake: crate::runtime::PodWaker) {
         *lock(&self.waker) = Some(wake);
+    }
+
+    fn stops_in_background(&self) -> bool {
+        true
     }
 
     async fn stop_sandbox(&self, _pod_uid: &str, id: &str) -> Result<(), String> {

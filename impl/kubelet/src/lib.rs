@@ -84,7 +84,7 @@ impl KubeletConfig {
 }
 
 fn log(node: &str, msg: &str) {
-    eprintln!("{} kubelet[{node}]: {msg}", wall_now().to_rfc3339());
+    eprintln!("{} kubelet[{node}]: {msg}", podcore::time::MicroTime::from(wall_now()).to_rfc3339());
 }
 
 fn facts<R: Runtime>(cfg: &KubeletConfig, runtime: &R, runtime_problem: String) -> NodeFacts {
@@ -348,14 +348,16 @@ async fn sync_pod_rounds<R: Runtime>(client: &Client, runtime: &R, timings: &tim
             requeue = Some(requeue.map_or(ms, |r| r.min(ms)));
         }
         let acted = !out.actions.is_empty();
-        execute(runtime, timings, &pod, &out.actions, &cfg.node_name).await;
+        // A confirmed deletion's actions (removing what has stopped) follow
+        // the deletion, below.
+        let waits = !out.confirm_deletion && execute(runtime, timings, &pod, &out.actions, &cfg.node_name).await;
         if let Some(status) = out.status {
             pod.status = status;
             unsent = true;
         }
         // Only the run's last status is written (upstream's status manager
         // sends a pod's latest): the rounds before it decided on it here.
-        let last = !acted || out.confirm_deletion || round + 1 == MAX_SYNC_ROUNDS_PER_POD;
+        let last = !acted || waits || out.confirm_deletion || round + 1 == MAX_SYNC_ROUNDS_PER_POD;
         if unsent && last {
             unsent = false;
             match client.update_status(&Object::Pod(pod.clone())).await {
@@ -382,16 +384,23 @@ async fn sync_pod_rounds<R: Runtime>(client: &Client, runtime: &R, timings: &tim
                 Err(e) if e.code == 404 || e.code == 409 => {}
                 Err(e) => log(&cfg.node_name, &format!("confirming deletion of {} failed: {e}", pod.metadata.key())),
             }
+            // What is left is removed whether or not the deletion went
+            // through (the relist removes it too, once the pod is gone).
+            execute(runtime, timings, &pod, &out.actions, &cfg.node_name).await;
             break;
         }
-        if !acted {
+        if !acted || waits {
             break;
         }
     }
     (requeue, false)
 }
 
-async fn execute<R: Runtime>(runtime: &R, timings: &timings::RuntimeTimings, pod: &Pod, actions: &[RuntimeAction], node: &str) {
+/// Runs `actions` in order, stopping at the first that fails. Returns
+/// whether one of them goes on in the runtime's background (a stop that
+/// wakes the pod when it ends).
+async fn execute<R: Runtime>(runtime: &R, timings: &timings::RuntimeTimings, pod: &Pod, actions: &[RuntimeAction], node: &str) -> bool {
+    let mut waits = false;
     for a in actions {
         let uid = &pod.metadata.uid;
         let started = std::time::Instant::now();
@@ -409,9 +418,11 @@ async fn execute<R: Runtime>(runtime: &R, timings: &timings::RuntimeTimings, pod
         }
         if let Err(e) = r {
             log(node, &format!("{a:?} for {} failed: {e}", pod.metadata.key()));
-            return;
+            return waits;
         }
+        waits |= matches!(a, RuntimeAction::KillContainer { .. }) && runtime.stops_in_background();
     }
+    waits
 }
 
 #[cfg(test)]
@@ -434,17 +445,41 @@ mod tests {
         in_flight: AtomicUsize,
         most: AtomicUsize,
         release: tokio::sync::Notify,
+        /// Kills only start the stop (the container goes on running), as CRI's.
+        stops_in_background: bool,
+        observed: AtomicUsize,
+        kills: AtomicUsize,
+        /// Where `remove_pod` looks whether the pod is still in the API, and what it saw.
+        api: Option<Client>,
+        in_api_at_removal: std::sync::Mutex<Vec<bool>>,
     }
 
     impl Watched {
         fn new(makes_sandboxes: bool, delay: Duration) -> Watched {
-            Watched { sim: SimRuntime::new("10.0.0"), makes_sandboxes, delay, asked: AtomicUsize::new(0), in_flight: AtomicUsize::new(0), most: AtomicUsize::new(0), release: tokio::sync::Notify::new() }
+            Watched {
+                sim: SimRuntime::new("10.0.0"),
+                makes_sandboxes,
+                delay,
+                asked: AtomicUsize::new(0),
+                in_flight: AtomicUsize::new(0),
+                most: AtomicUsize::new(0),
+                release: tokio::sync::Notify::new(),
+                stops_in_background: false,
+                observed: AtomicUsize::new(0),
+                kills: AtomicUsize::new(0),
+                api: None,
+                in_api_at_removal: Default::default(),
+            }
         }
     }
 
     impl Runtime for Watched {
         async fn observe(&self) -> Result<BTreeMap<String, (PodRef, PodObservation)>, String> {
+            self.observed.fetch_add(1, Ordering::SeqCst);
             self.sim.observe().await
+        }
+        fn stops_in_background(&self) -> bool {
+            self.stops_in_background
         }
         async fn run_sandbox(&self, pod: &Pod) -> Result<(), String> {
             self.asked.fetch_add(1, Ordering::SeqCst);
@@ -466,12 +501,21 @@ mod tests {
             self.sim.start_container(pod, name, attempt).await
         }
         async fn kill_container(&self, pod_uid: &str, id: &str, grace: i64) -> Result<(), String> {
+            self.kills.fetch_add(1, Ordering::SeqCst);
+            if self.stops_in_background {
+                return Ok(());
+            }
             self.sim.kill_container(pod_uid, id, grace).await
         }
         async fn stop_sandbox(&self, pod_uid: &str, id: &str) -> Result<(), String> {
             self.sim.stop_sandbox(pod_uid, id).await
         }
         async fn remove_pod(&self, pod_uid: &str) -> Result<(), String> {
+            if let Some(api) = &self.api {
+                let (pods, _) = api.list(Kind::Pod, "default", &ListOptions::default()).await.map_err(|e| e.to_string())?;
+                let present = pods.iter().any(|p| p.meta().uid == pod_uid);
+                self.in_api_at_removal.lock().unwrap().push(present);
+            }
             self.sim.remove_pod(pod_uid).await
         }
         fn version(&self) -> String {
@@ -516,6 +560,59 @@ mod tests {
         let pod = pods.snapshot()[0].as_pod().unwrap().clone();
         sync_pod_rounds(&client, &rt, &timings::RuntimeTimings::default(), &KubeletConfig::new("n1"), pod, &client::trace::Tracer::from_env("test")).await;
         assert_eq!(rt.asked.load(Ordering::SeqCst), MAX_SYNC_ROUNDS_PER_POD);
+    }
+
+    /// The pod `name` (in the API, bound to n1) marked for deletion with
+    /// upstream's grace period, as the kubelet's informer then shows it.
+    async fn marked_for_deletion(client: &Client, pods: &informer::Informer, name: &str) -> Pod {
+        let key = format!("default/{name}");
+        let uid = pods.get(&key).unwrap().meta().uid.clone();
+        let d = DeleteRequest { kind: Kind::Pod, namespace: "default".into(), name: name.into(), uid, propagation: None, grace_period_seconds: None };
+        client.delete(&d).await.unwrap();
+        loop {
+            if let Some(p) = pods.get(&key).and_then(|o| o.as_pod().cloned()).filter(|p| p.metadata.deletion_timestamp.is_some()) {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// A runtime whose stops go on in the background (CRI's): the worker
+    /// that asked for the kill ends its run there, once, rather than observe
+    /// the container still running round after round; the stop's end wakes it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kill_that_stops_in_the_background_ends_the_run() {
+        let (client, pods, _rx) = apiserver_with_pods(["p".to_string()]).await;
+        let rt = Watched { stops_in_background: true, ..Watched::new(true, Duration::ZERO) };
+        let running = pods.get("default/p").unwrap().as_pod().unwrap().clone();
+        sync_pod_rounds(&client, &rt, &Default::default(), &KubeletConfig::new("n1"), running, &client::trace::Tracer::from_env("test")).await;
+        let observed = rt.observed.load(Ordering::SeqCst);
+        let pod = marked_for_deletion(&client, &pods, "p").await;
+        sync_pod_rounds(&client, &rt, &Default::default(), &KubeletConfig::new("n1"), pod.clone(), &client::trace::Tracer::from_env("test")).await;
+        assert_eq!((rt.kills.load(Ordering::SeqCst), rt.observed.load(Ordering::SeqCst) - observed), (1, 1), "one observation, one kill, and the run ends");
+        // The same pod on a runtime that stops in the call goes on at once
+        // to the sandbox, the confirmation and the removal.
+        let rt = Watched::new(true, Duration::ZERO);
+        rt.sim.run_sandbox(&pod).await.unwrap();
+        rt.sim.start_container(&pod, "c", 0).await.unwrap();
+        sync_pod_rounds(&client, &rt, &Default::default(), &KubeletConfig::new("n1"), pod, &client::trace::Tracer::from_env("test")).await;
+        assert!(rt.sim.observe().await.unwrap().is_empty(), "stopped, confirmed and removed in one run");
+    }
+
+    /// A pod whose containers and sandbox have stopped leaves the API
+    /// before what is left of it is removed from the runtime (upstream
+    /// removes sandboxes later, in its container garbage collector).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stopped_pod_is_confirmed_deleted_before_its_removal() {
+        let (client, pods, _rx) = apiserver_with_pods(["p".to_string()]).await;
+        let pod = marked_for_deletion(&client, &pods, "p").await;
+        let rt = Watched { api: Some(client.clone()), ..Watched::new(true, Duration::ZERO) };
+        rt.sim.run_sandbox(&pod).await.unwrap();
+        rt.sim.start_container(&pod, "c", 0).await.unwrap();
+        sync_pod_rounds(&client, &rt, &Default::default(), &KubeletConfig::new("n1"), pod, &client::trace::Tracer::from_env("test")).await;
+        assert_eq!(*rt.in_api_at_removal.lock().unwrap(), vec![false], "removed once, after the pod left the API");
+        assert!(rt.sim.observe().await.unwrap().is_empty());
+        assert_eq!(client.list(Kind::Pod, "default", &ListOptions::default()).await.unwrap().0.len(), 0);
     }
 
     /// One worker per pod, at most `MAX_POD_WORKERS` at once: with more pods

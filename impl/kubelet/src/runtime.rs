@@ -41,6 +41,13 @@ pub trait Runtime: Send + Sync + 'static {
     /// finished, with the pod's uid: its worker looks again at once, not
     /// at the next relist. Runtimes that do everything in the call ignore it.
     fn set_waker(&self, _wake: PodWaker) {}
+    /// Whether `kill_container` only starts the stop, which then finishes
+    /// in the background and wakes the pod through the waker. A worker that
+    /// asked for a kill then ends its run rather than observe the container
+    /// still running, round after round.
+    fn stops_in_background(&self) -> bool {
+        false
+    }
 }
 
 /// Called with a pod's uid when the runtime finished something for it.

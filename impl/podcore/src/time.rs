@@ -37,6 +37,13 @@ impl Time {
     }
 }
 
+impl MicroTime {
+    /// RFC 3339 with six fractional digits (`metav1.RFC3339Micro`).
+    pub fn to_rfc3339(self) -> String {
+        format_rfc3339(self.0, true)
+    }
+}
+
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())

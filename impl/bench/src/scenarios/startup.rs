@@ -13,7 +13,7 @@ use crate::procs::{temp_dir, wait_for, Containerd};
 use crate::stats::dist;
 use crate::{Options, Progress, ScenarioReport, Series, Target};
 use client::{Client, ListOptions, Method};
-use kubelet::cri::CriRuntime;
+use kubelet::cri::{CriRuntime, DirectPod};
 use kubelet::runtime::Runtime;
 use podcore::controller::kubelet::{orphan_actions, RuntimeAction};
 use podcore::object::{Kind, Object};
@@ -45,18 +45,29 @@ fn raw_pod(name: &str) -> Pod {
     o.as_pod().expect("a pod").clone()
 }
 
-/// Starts `n` pods straight through CRI, one after another or all at once; the time it took.
-async fn raw(rt: &CriRuntime, prefix: &str, n: usize, parallel: bool) -> Result<Duration, String> {
+/// Starts `n` pods straight through CRI, one after another or all at once;
+/// the time it took, and what was started.
+async fn raw(rt: &CriRuntime, prefix: &str, n: usize, parallel: bool) -> Result<(Duration, Vec<DirectPod>), String> {
     let pods: Vec<Pod> = (0..n).map(|i| raw_pod(&format!("{prefix}-{i}"))).collect();
     let started = Instant::now();
+    let mut out = Vec::new();
     if parallel {
         let results = futures_join(pods.iter().map(|p| rt.start_pod_directly(p))).await;
-        results.into_iter().collect::<Result<Vec<()>, String>>()?;
+        out = results.into_iter().collect::<Result<Vec<DirectPod>, String>>()?;
     } else {
         for p in &pods {
-            rt.start_pod_directly(p).await?;
+            out.push(rt.start_pod_directly(p).await?);
         }
     }
+    Ok((started.elapsed(), out))
+}
+
+/// Stops `pods` all at once straight through CRI, as a deletion does
+/// (upstream's default grace period; the image exits on SIGTERM); the time it took.
+async fn raw_stop(rt: &CriRuntime, pods: &[DirectPod]) -> Result<Duration, String> {
+    let started = Instant::now();
+    let results = futures_join(pods.iter().map(|p| rt.stop_pod_directly(p, podcore::defaults::DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS))).await;
+    results.into_iter().collect::<Result<Vec<()>, String>>()?;
     Ok(started.elapsed())
 }
 
@@ -123,11 +134,14 @@ pub async fn run(opts: &Options) -> Result<ScenarioReport, String> {
     let mut reference = BTreeMap::new();
     for &n in sizes {
         progress.step(&format!("{n} pods straight through CRI"));
-        let series = raw(&direct, &format!("s{n}"), n, false).await?;
-        let parallel = raw(&direct, &format!("p{n}"), n, true).await?;
+        let (series, _) = raw(&direct, &format!("s{n}"), n, false).await?;
+        remove_all(&direct).await?;
+        let (parallel, started) = raw(&direct, &format!("p{n}"), n, true).await?;
+        let stopped = raw_stop(&direct, &started).await?;
         r.figure(&format!("{n} pods, the three CRI calls each, in series"), series.as_secs_f64(), "s", None);
         r.figure(&format!("{n} pods, the three CRI calls each, in parallel"), parallel.as_secs_f64(), "s", None);
-        reference.insert(n, parallel);
+        r.figure(&format!("{n} pods, StopContainer and StopPodSandbox each, in parallel"), stopped.as_secs_f64(), "s", None);
+        reference.insert(n, (parallel, stopped));
         remove_all(&direct).await?;
     }
     // 2. podchain.
@@ -165,9 +179,9 @@ pub async fn run(opts: &Options) -> Result<ScenarioReport, String> {
         r.figure(&format!("{n} pods: create → every pod Running (watch-observed)"), total.as_secs_f64(), "s", target);
         r.figure(&format!("{n} pods: each pod's time in the runtime's calls"), dist(&runtime_ms).median, "ms", None).with_dist(dist(&runtime_ms));
         r.figure(&format!("{n} pods: each pod's control-plane overhead (the rest)"), dist(&overhead_ms).p99, "ms p99", Target::at_most(50.0, "issue 12/13")).with_dist(dist(&overhead_ms));
-        if let Some(reference) = reference.get(&n) {
-            let bound = Target::at_most(6.0, "regression bound");
-            r.ratio(&format!("{n} pods Running over the same pods' raw CRI calls in parallel"), total.as_secs_f64(), &format!("podchain, {n} pods"), reference.as_secs_f64(), "raw CRI, in parallel", if n == 30 { Target::at_most(1.2, "issue 12/13") } else { None }, bound);
+        let bound = Target::at_most(6.0, "regression bound");
+        if let Some((start, _)) = reference.get(&n) {
+            r.ratio(&format!("{n} pods Running over the same pods' raw CRI calls in parallel"), total.as_secs_f64(), &format!("podchain, {n} pods"), start.as_secs_f64(), "raw CRI, in parallel", if n == 30 { Target::at_most(1.2, "issue 12/13") } else { None }, bound.clone());
         }
         overheads.extend(overhead_ms.iter().copied());
         // Delete → gone from the API.
@@ -184,7 +198,11 @@ pub async fn run(opts: &Options) -> Result<ScenarioReport, String> {
             }
         })
         .await?;
-        r.figure(&format!("{n} pods: delete the Deployment → pods gone from the API"), td.elapsed().as_secs_f64(), "s", Target::at_most(1.0, "issue 12/13"));
+        let deleted = td.elapsed();
+        r.figure(&format!("{n} pods: delete the Deployment → pods gone from the API"), deleted.as_secs_f64(), "s", Target::at_most(1.0, "issue 12/13"));
+        if let Some((_, stop)) = reference.get(&n) {
+            r.ratio(&format!("{n} pods: delete → gone over the same pods' raw CRI stops in parallel"), deleted.as_secs_f64(), &format!("podchain, {n} pods"), stop.as_secs_f64(), "raw CRI stops, in parallel", None, bound);
+        }
     }
     progress.done();
     r.series.push(Series { name: "control-plane overhead per pod".into(), plot: crate::Plot::Cdf { x_label: "ms".into(), values: overheads } });

@@ -100,7 +100,11 @@ pub struct SyncOutcome {
     pub actions: Vec<RuntimeAction>,
     /// The status to report, when it differs from the pod's.
     pub status: Option<PodStatus>,
-    /// Everything has stopped for a pod marked for deletion: delete it with grace 0.
+    /// Everything has stopped for a pod marked for deletion: delete it with
+    /// grace 0. The actions that come with it only remove what has stopped
+    /// (`RemovePod`), so a driver sends the deletion first: the pod leaves the
+    /// API once nothing of it runs, as upstream's, where the sandbox's
+    /// removal is the container garbage collector's, later.
     pub confirm_deletion: bool,
     pub requeue_after_ms: Option<i64>,
 }

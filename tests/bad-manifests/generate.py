@@ -117,7 +117,7 @@ RULES = [
     ("request.media-type", AP, "the body is JSON or YAML (415 otherwise)"),
     ("request.size", AP, "the body is at most 3 MiB (413)"),
     ("request.url", AP, "the URL names a served resource, namespace and verb (404, 405)"),
-    ("request.options", AP, "query options podchain does not take are refused with a clear 400"),
+    ("request.options", AP, "query option values podchain does not take are refused, naming the option (400; 422 for dryRun, as upstream)"),
 ]
 RULE_IDS = {r[0] for r in RULES}
 
@@ -385,7 +385,7 @@ raw = [
     ("request.options", "bad fieldValidation value", pod_url + "?fieldValidation=Loose", "application/json", json.dumps(pod), 400, "BadRequest", ["fieldValidation"]),
     ("decode.json", "NaN-like number", pod_url, "application/json", json.dumps(pod).replace('"containerPort": 80', '"containerPort": 1e999'), 400, "BadRequest", ["not valid JSON"]),
     ("request.url", "namespace does not exist", "/api/v1/namespaces/missing/pods", "application/json", json.dumps(pod), 404, "NotFound", ["namespaces", "missing"]),
-    ("request.options", "dry run", pod_url + "?dryRun=All", "application/json", json.dumps(pod), 400, "BadRequest", ["dryRun"]),
+    ("request.options", "dryRun other than All", pod_url + "?dryRun=Yes", "application/json", json.dumps(pod), 422, "Invalid", ["dryRun: Unsupported value", '"All"']),
     ("request.url", "unknown resource", "/api/v1/namespaces/default/widgets", "application/json", json.dumps(pod), 404, "NotFound", ["widgets"]),
     ("request.url", "unknown group", "/apis/batch/v1/namespaces/default/jobs", "application/json", json.dumps(pod), 404, "NotFound", ["jobs"]),
     ("request.url", "POST to an object URL", pod_url + "/p", "application/json", json.dumps(pod), 405, "MethodNotAllowed", ["POST"]),

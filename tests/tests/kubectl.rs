@@ -130,6 +130,19 @@ async fn kubectl_applies_with_default_validation_scales_prints_and_deletes() {
     assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], "{table}");
     assert!(table.lines().nth(1).is_some_and(|l| l.split_whitespace().take(4).eq(["web", "1/1", "1", "1"])), "{table}");
 
+    // 7b. Rehearsals store nothing: server-side dry runs of apply, scale and
+    //     delete, and diff, which dry-runs the apply and prints the change.
+    let rv = ok(&kc, &["get", "deployment", "web", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    let out = ok(&kc, &["apply", "--dry-run=server", "-f", &two]);
+    assert!(out.contains("deployment.apps/web configured (server dry run)"), "{out}");
+    let (same, diff, err) = kubectl(&kc, &["diff", "-f", &two]);
+    assert!(!same && diff.contains("-  replicas: 1") && diff.contains("+  replicas: 2"), "{diff}{err}");
+    assert!(ok(&kc, &["scale", "deployment", "web", "--replicas=4", "--dry-run=server"]).contains("deployment.apps/web scaled (server dry run)"));
+    assert!(ok(&kc, &["delete", "deployment", "web", "--dry-run=server"]).contains(r#"deployment.apps "web" deleted (server dry run)"#));
+    assert!(ok(&kc, &["delete", "pods", "--all", "--dry-run=server"]).contains("deleted (server dry run)"));
+    assert_eq!(ok(&kc, &["get", "deployment", "web", "-o", "jsonpath={.metadata.resourceVersion}"]), rv, "a rehearsal changed the Deployment");
+    assert_eq!(ok(&kc, &["get", "pods", "-o", "jsonpath={.items[*].metadata.deletionTimestamp}"]), "", "a rehearsal marked a pod for deletion");
+
     let wide = ok(&kc, &["get", "pods", "-o", "wide"]);
     let header: Vec<&str> = wide.lines().next().unwrap_or_default().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
     assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES"], "{wide}");

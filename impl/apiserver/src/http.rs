@@ -3,7 +3,7 @@
 //! `metav1.Status` with the right code. Writes run on the blocking pool
 //! because the store fsyncs.
 
-use crate::registry::{now, Registry};
+use crate::registry::{now, Mode, Registry};
 use crate::{discovery, openapi, table};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
@@ -13,7 +13,7 @@ use podcore::admission::UpdateTarget;
 use podcore::labels::Selector;
 use podcore::object::{empty_object, FieldSelector, Kind, Object};
 use podcore::patch::PatchType;
-use podcore::status::ApiError;
+use podcore::status::{ApiError, FieldError};
 use podcore::types::{Binding, DeleteOptions, Scale};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -174,10 +174,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
     let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let wants_table = accept.contains("as=Table");
     let method = req.method().clone();
-    if method != Method::GET && q.contains_key("dryRun") {
-        // Refuse rather than persist what the client meant as a rehearsal.
-        return Err(ApiError::bad_request("dryRun: server-side dry run is not supported by podchain yet; nothing was changed"));
-    }
+    let mode = dry_run_mode(method.as_str(), q.get("dryRun").map(String::as_str))?;
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
     match method {
         Method::GET if t.name.is_empty() => {
@@ -207,8 +204,9 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
             // podchain has no PodDisruptionBudgets, so every eviction is allowed
             // and is the pod's deletion with the eviction's options.
             let opts = ev.delete_options.unwrap_or_default();
+            let mode = mode_with(mode, &opts)?;
             let (reg, ns, name) = (ctx.registry.clone(), t.namespace.clone(), t.name.clone());
-            blocking(move || reg.delete(Kind::Pod, &ns, &name, &opts)).await?;
+            blocking(move || reg.delete(Kind::Pod, &ns, &name, &opts, mode)).await?;
             Ok(json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
         }
         Method::POST => {
@@ -219,13 +217,13 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
             match t.sub.as_str() {
                 "" if t.name.is_empty() => {
                     let obj = Object::from_value(kind, body)?;
-                    let created = blocking(move || reg.create(&ns, obj)).await?;
+                    let created = blocking(move || reg.create(&ns, obj, mode)).await?;
                     Ok(with_warnings(object_response(StatusCode::CREATED, &created, false), &warnings))
                 }
                 "binding" if kind == Kind::Pod => {
                     let b: Binding = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("unable to decode Binding: {e}")))?;
                     let name = t.name.clone();
-                    blocking(move || reg.bind(&ns, &name, &b)).await?;
+                    blocking(move || reg.bind(&ns, &name, &b, mode)).await?;
                     Ok(json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
                 }
                 _ => Err(ApiError::method_not_allowed(format!("POST is not supported on {path}"))),
@@ -242,13 +240,13 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
             match t.sub.as_str() {
                 "scale" => {
                     let s: Scale = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("unable to decode Scale: {e}")))?;
-                    let out = blocking(move || reg.update_scale(kind, &ns, &name, &s)).await?;
+                    let out = blocking(move || reg.update_scale(kind, &ns, &name, &s, mode)).await?;
                     Ok(json_response(StatusCode::OK, &scale_value(&out)))
                 }
                 sub @ ("" | "status") => {
                     let target = if sub == "status" { UpdateTarget::Status } else { UpdateTarget::Main };
                     let obj = Object::from_value(kind, body)?;
-                    let out = blocking(move || reg.update(kind, &ns, &name, obj, target)).await?;
+                    let out = blocking(move || reg.update(kind, &ns, &name, obj, target, mode)).await?;
                     Ok(with_warnings(object_response(StatusCode::OK, &out, false), &warnings))
                 }
                 _ => Err(ApiError::method_not_allowed(format!("PUT is not supported on {path}"))),
@@ -283,14 +281,14 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
                         let cur = reg.scale(kind, &ns, &name)?;
                         let patched = podcore::patch::apply("Scale", patch_type, &scale_value(&cur), &body).map_err(ApiError::bad_request)?;
                         let s: Scale = serde_json::from_value(patched).map_err(|e| ApiError::bad_request(format!("unable to decode Scale: {e}")))?;
-                        reg.update_scale(kind, &ns, &name, &s)
+                        reg.update_scale(kind, &ns, &name, &s, mode)
                     })
                     .await?;
                     Ok(json_response(StatusCode::OK, &scale_value(&out)))
                 }
                 sub @ ("" | "status") => {
                     let target = if sub == "status" { UpdateTarget::Status } else { UpdateTarget::Main };
-                    let out = blocking(move || reg.patch(kind, &ns, &name, patch_type, &body, target)).await?;
+                    let out = blocking(move || reg.patch(kind, &ns, &name, patch_type, &body, target, mode)).await?;
                     Ok(with_warnings(object_response(StatusCode::OK, &out, false), &warnings))
                 }
                 _ => Err(ApiError::method_not_allowed(format!("PATCH is not supported on {path}"))),
@@ -317,6 +315,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
             if let Some(p) = q.get("propagationPolicy") {
                 opts.propagation_policy = Some(p.clone());
             }
+            let mode = mode_with(mode, &opts)?;
             let reg = ctx.registry.clone();
             let ns = t.namespace.clone();
             if t.name.is_empty() {
@@ -327,7 +326,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
                     let mut deleted = Vec::new();
                     for (_, o) in items {
                         if sel.matches(&o.meta().labels) && fsel.matches(&o) {
-                            if let Ok((obj, _)) = reg.delete(kind, &o.meta().namespace, &o.meta().name, &opts) {
+                            if let Ok((obj, _)) = reg.delete(kind, &o.meta().namespace, &o.meta().name, &opts, mode) {
                                 deleted.push(obj);
                             }
                         }
@@ -342,7 +341,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
                 return Err(ApiError::method_not_allowed(format!("DELETE is not supported on {path}")));
             }
             let name = t.name.clone();
-            let (obj, gone) = blocking(move || reg.delete(kind, &ns, &name, &opts)).await?;
+            let (obj, gone) = blocking(move || reg.delete(kind, &ns, &name, &opts, mode)).await?;
             Ok(object_response(if gone { StatusCode::OK } else { StatusCode::ACCEPTED }, &obj, false))
         }
         _ => Err(ApiError::method_not_allowed(format!("{} is not supported", req_method_name(&method)))),
@@ -408,6 +407,41 @@ async fn read_body_bytes(req: Request<Incoming>) -> Result<Bytes, ApiError> {
 }
 
 /// The `fieldValidation` query parameter: Warn (the default), Strict or Ignore.
+/// The only value upstream's `dryRun` takes.
+pub const DRY_RUN_ALL: &str = "All";
+
+/// A write's `dryRun` query parameter: absent (the write is stored) or
+/// `All` (rehearsed). Anything else is refused as upstream's options
+/// validation refuses it, before the write is looked at.
+fn dry_run_mode(verb: &str, value: Option<&str>) -> Result<Mode, ApiError> {
+    let options = match verb {
+        "POST" => "CreateOptions",
+        "PUT" => "UpdateOptions",
+        "PATCH" => "PatchOptions",
+        "DELETE" => "DeleteOptions",
+        _ => return Ok(Mode::Commit),
+    };
+    dry_run_values(options, value.into_iter())
+}
+
+fn dry_run_values<'a>(options: &str, values: impl Iterator<Item = &'a str>) -> Result<Mode, ApiError> {
+    let mut mode = Mode::Commit;
+    for v in values {
+        if v != DRY_RUN_ALL {
+            return Err(ApiError::invalid("meta.k8s.io", options, "", vec![FieldError::unsupported("dryRun", v, &[DRY_RUN_ALL])]));
+        }
+        mode = Mode::DryRun;
+    }
+    Ok(mode)
+}
+
+/// The mode of a deletion: a dry run when the query or the body's
+/// DeleteOptions say so (kubectl puts it in the body).
+fn mode_with(query: Mode, opts: &DeleteOptions) -> Result<Mode, ApiError> {
+    let body = dry_run_values("DeleteOptions", opts.dry_run.iter().map(String::as_str))?;
+    Ok(if query == Mode::DryRun { query } else { body })
+}
+
 fn field_validation(q: &HashMap<String, String>) -> Result<&str, ApiError> {
     let v = q.get("fieldValidation").map(String::as_str).unwrap_or("Warn");
     if ["Strict", "Warn", "Ignore"].contains(&v) {

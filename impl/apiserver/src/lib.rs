@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use registry::Registry;
+pub use registry::{Mode, Registry};
 
 /// Where the API is served unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:6443";

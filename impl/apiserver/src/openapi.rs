@@ -12,8 +12,8 @@
 //! apply` fails unless given `--validate=false`.
 //!
 //! What they describe. Every path and operation podchain serves, with the
-//! query parameters it honours — and not the ones it refuses (`dryRun`,
-//! server-side apply). Component schemas name the fields upstream defines,
+//! query parameters it honours (`dryRun` among them) — and not what it
+//! refuses (server-side apply). Component schemas name the fields upstream defines,
 //! as far down as podchain's field table goes; they do not give field
 //! types, so a client that validates types against them accepts any type.
 //! Objects podchain carries opaquely (volumes, probes, every status) are
@@ -113,9 +113,14 @@ fn path_param(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string", "uniqueItems": true } })
 }
 
+fn dry_run_param() -> Value {
+    query("dryRun", "All: decide the write (defaults, admission, validation) and answer with its result, storing nothing", "string")
+}
+
 /// Query parameters of writes: the ones podchain honours.
 fn write_params() -> Vec<Value> {
     vec![
+        dry_run_param(),
         query("fieldManager", "a name for the actor making these changes", "string"),
         query("fieldValidation", "what to do with unknown or duplicate fields: Ignore, Warn (the default) or Strict", "string"),
         query("pretty", "ignored: output is always indented the same way", "string"),
@@ -207,7 +212,7 @@ fn resource_paths(r: &ResourceInfo, paths: &mut Map<String, Value>, schemas: &mu
     let mut coll = json!({
         "get": operation("list", id("list", ""), &kind_gvk, list_params(), None, reference(&list_name)),
         "post": operation("post", id("create", ""), &kind_gvk, write_params(), Some(body(reference(&name), WRITE_TYPES)), reference(&name)),
-        "delete": operation("deletecollection", id("deleteCollection", ""), &kind_gvk, list_params(), None, reference(&format!("{META}.Status"))),
+        "delete": operation("deletecollection", id("deleteCollection", ""), &kind_gvk, [vec![dry_run_param()], list_params()].concat(), None, reference(&format!("{META}.Status"))),
     });
     coll["parameters"] = json!(scope_params);
     paths.insert(collection, coll);
@@ -222,7 +227,7 @@ fn resource_paths(r: &ResourceInfo, paths: &mut Map<String, Value>, schemas: &mu
         "get": operation("get", id("read", ""), &kind_gvk, vec![], None, reference(&name)),
         "put": operation("put", id("replace", ""), &kind_gvk, write_params(), Some(body(reference(&name), WRITE_TYPES)), reference(&name)),
         "patch": operation("patch", id("patch", ""), &kind_gvk, write_params(), Some(body(reference(&format!("{META}.Patch")), PATCH_TYPES)), reference(&name)),
-        "delete": operation("delete", id("delete", ""), &kind_gvk, vec![query("gracePeriodSeconds", "seconds before the object is deleted", "integer"), query("propagationPolicy", "Orphan, Background or Foreground", "string")], Some(body(reference(&format!("{META}.DeleteOptions")), &["application/json"])), reference(&format!("{META}.Status"))),
+        "delete": operation("delete", id("delete", ""), &kind_gvk, vec![dry_run_param(), query("gracePeriodSeconds", "seconds before the object is deleted", "integer"), query("propagationPolicy", "Orphan, Background or Foreground", "string")], Some(body(reference(&format!("{META}.DeleteOptions")), &["application/json"])), reference(&format!("{META}.Status"))),
     });
     one["parameters"] = json!(item_params);
     paths.insert(item.clone(), one);
@@ -356,8 +361,13 @@ mod tests {
                 assert!(doc["components"]["schemas"].get(name).is_some(), "{gv}: {r} does not resolve");
             }
             let text = doc.to_string();
-            assert!(!text.contains("\"dryRun\""), "{gv} advertises dryRun, which podchain refuses");
             assert!(!text.contains("apply-patch"), "{gv} advertises server-side apply, which podchain refuses");
+            // Every write takes dryRun (kubectl diff and --dry-run=server send it).
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (verb, op) in item.as_object().unwrap().iter().filter(|(v, _)| ["post", "put", "patch", "delete"].contains(&v.as_str())) {
+                    assert!(op["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "dryRun"), "{gv}: {verb} {path} has no dryRun");
+                }
+            }
             // kubectl would compute strategic merge patches from these schemas (see PATCH_TYPES).
             assert!(!text.contains("strategic-merge-patch"), "{gv} advertises strategic merge patches");
         }

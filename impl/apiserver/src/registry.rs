@@ -77,6 +77,17 @@ enum Source {
     Store,
 }
 
+/// Whether a write is stored or only rehearsed (upstream's `dryRun=All`):
+/// a rehearsal takes the whole decision — defaults, admission, validation,
+/// preconditions — against the store's current objects and answers with
+/// what would be stored; nothing is written, so no watcher hears of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Commit,
+    DryRun,
+}
+
 /// What one attempt of a write came to.
 enum Attempt<T> {
     Done(T),
@@ -253,10 +264,12 @@ impl Registry {
     /// The first decision is taken on the watch cache; when the cache was
     /// behind (its decision failed, or its write conflicted), the write is
     /// decided again on the store's own objects.
-    pub fn write(&self, url_namespace: &str, req: &Request) -> Result<(Object, bool), ApiError> {
+    ///
+    /// A dry run is decided once, on the store, and not written.
+    pub fn write(&self, url_namespace: &str, req: &Request, mode: Mode) -> Result<(Object, bool), ApiError> {
         let retry = admission::retry_on_conflict(req);
-        let written = self.cache_then_store(|source| {
-            Ok(match self.attempt(url_namespace, req, source)? {
+        let written = self.cache_then_store(mode, |source| {
+            Ok(match self.attempt(url_namespace, req, source, mode)? {
                 Some(done) => Attempt::Done(done),
                 None => Attempt::Conflict { retry },
             })
@@ -278,10 +291,12 @@ impl Registry {
     /// cache's attempt came to short of done (an error, a conflict) may only
     /// be the cache being behind, so it is decided again on the store; on the
     /// store an error is the answer, and a conflict is tried again when the
-    /// attempt allows. None: no attempt was done.
-    fn cache_then_store<T>(&self, mut attempt: impl FnMut(Source) -> Result<Attempt<T>, ApiError>) -> Result<Option<T>, ApiError> {
+    /// attempt allows. None: no attempt was done. A dry run starts on the
+    /// store: it writes nothing, so no compare-and-swap would tell it that
+    /// the cache was behind.
+    fn cache_then_store<T>(&self, mode: Mode, mut attempt: impl FnMut(Source) -> Result<Attempt<T>, ApiError>) -> Result<Option<T>, ApiError> {
         for n in 0..MAX_CONFLICT_RETRIES {
-            let source = if n == 0 { Source::Cache } else { Source::Store };
+            let source = if n == 0 && mode == Mode::Commit { Source::Cache } else { Source::Store };
             match attempt(source) {
                 Ok(Attempt::Done(t)) => return Ok(Some(t)),
                 Ok(Attempt::Conflict { .. }) | Err(_) if source == Source::Cache => continue,
@@ -295,7 +310,10 @@ impl Registry {
 
     /// One decision and its write; None when the store had moved on since
     /// the decision read it (a CAS conflict, or a generated name taken).
-    fn attempt(&self, url_namespace: &str, req: &Request, source: Source) -> Result<Option<(Object, bool)>, ApiError> {
+    /// A dry run answers with what it decided: a new object without a
+    /// resourceVersion (it has none until stored), an update at the current
+    /// one, a removal as its last state.
+    fn attempt(&self, url_namespace: &str, req: &Request, source: Source, mode: Mode) -> Result<Option<(Object, bool)>, ApiError> {
         let (uid, suffix) = (self.new_uid(), self.name_suffix());
         let ctx = CreateContext { now: now(), uid: &uid, name_suffix: &suffix, namespace: url_namespace, default_toleration_seconds: self.default_toleration_seconds };
         let mut revisions: BTreeMap<String, Revision> = BTreeMap::new();
@@ -323,6 +341,16 @@ impl Registry {
             o.meta_mut().resource_version = r.to_string();
             o
         };
+        if mode == Mode::DryRun {
+            return Ok(Some(match decided.write {
+                Write::Create(mut o) => {
+                    o.meta_mut().resource_version.clear();
+                    (o, false)
+                }
+                Write::Update(o) | Write::Nothing(o) => (set_rv(o, rev), false),
+                Write::Remove(o) => (o, true),
+            }));
+        }
         let done = match decided.write {
             Write::Nothing(_) if source == Source::Cache && !self.still_at(key, rev) => return Ok(None),
             Write::Nothing(o) => (o, false),
@@ -349,8 +377,8 @@ impl Registry {
         Ok(Some(done))
     }
 
-    pub fn create(&self, url_namespace: &str, obj: Object) -> Result<Object, ApiError> {
-        self.write(url_namespace, &Request::Create(obj)).map(|(o, _)| o)
+    pub fn create(&self, url_namespace: &str, obj: Object, mode: Mode) -> Result<Object, ApiError> {
+        self.write(url_namespace, &Request::Create(obj), mode).map(|(o, _)| o)
     }
 
     pub fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Object, ApiError> {
@@ -358,20 +386,20 @@ impl Registry {
         self.cache(kind).get(&kind.key(ns, name)).0.map(|o| (*o).clone()).ok_or_else(|| ApiError::not_found(i.group, i.plural, name))
     }
 
-    pub fn update(&self, kind: Kind, ns: &str, name: &str, new: Object, target: UpdateTarget) -> Result<Object, ApiError> {
+    pub fn update(&self, kind: Kind, ns: &str, name: &str, new: Object, target: UpdateTarget, mode: Mode) -> Result<Object, ApiError> {
         if new.kind() != kind {
             return Err(ApiError::bad_request(format!("kind: expected {}", kind.info().kind_name)));
         }
-        self.write(ns, &Request::Update { namespace: ns.into(), name: name.into(), obj: new, target }).map(|(o, _)| o)
+        self.write(ns, &Request::Update { namespace: ns.into(), name: name.into(), obj: new, target }, mode).map(|(o, _)| o)
     }
 
     /// Applies a patch to the current object and writes it; on a conflict
     /// the patch is applied again to the new current object, unless it
     /// pinned a resourceVersion.
-    pub fn patch(&self, kind: Kind, ns: &str, name: &str, patch_type: PatchType, body: &serde_json::Value, target: UpdateTarget) -> Result<Object, ApiError> {
+    pub fn patch(&self, kind: Kind, ns: &str, name: &str, patch_type: PatchType, body: &serde_json::Value, target: UpdateTarget, mode: Mode) -> Result<Object, ApiError> {
         let key = kind.key(ns, name);
         let i = kind.info();
-        let patched = self.cache_then_store(|source| {
+        let patched = self.cache_then_store(mode, |source| {
             let (old, _) = self.read(&key, source)?.ok_or_else(|| ApiError::not_found(i.group, i.plural, name))?;
             let mut patched = patch::apply(i.kind_name, patch_type, &old.to_value(), body).map_err(|e| ApiError::new(422, "Invalid", format!("{} \"{name}\" is invalid: the patch could not be applied: {e}", i.kind_name)))?;
             // Whatever the patch type, what upstream's types have no field for is not kept.
@@ -379,7 +407,7 @@ impl Registry {
             let new = Object::from_value(kind, patched)?;
             let pinned = new.meta().resource_version != old.meta().resource_version;
             let req = Request::Update { namespace: ns.into(), name: name.into(), obj: new, target };
-            Ok(match self.attempt(ns, &req, source)? {
+            Ok(match self.attempt(ns, &req, source, mode)? {
                 Some((o, _)) => Attempt::Done(o),
                 None => Attempt::Conflict { retry: !pinned },
             })
@@ -387,13 +415,13 @@ impl Registry {
         patched.ok_or_else(|| ApiError::stale(i.group, i.plural, name))
     }
 
-    pub fn bind(&self, ns: &str, name: &str, binding: &Binding) -> Result<Object, ApiError> {
-        self.write(ns, &Request::Bind { namespace: ns.into(), name: name.into(), binding: binding.clone() }).map(|(o, _)| o)
+    pub fn bind(&self, ns: &str, name: &str, binding: &Binding, mode: Mode) -> Result<Object, ApiError> {
+        self.write(ns, &Request::Bind { namespace: ns.into(), name: name.into(), binding: binding.clone() }, mode).map(|(o, _)| o)
     }
 
     /// Deletes; returns the last state and whether it is gone from the store.
-    pub fn delete(&self, kind: Kind, ns: &str, name: &str, opts: &DeleteOptions) -> Result<(Object, bool), ApiError> {
-        self.write(ns, &Request::Delete { kind, namespace: ns.into(), name: name.into(), opts: opts.clone() })
+    pub fn delete(&self, kind: Kind, ns: &str, name: &str, opts: &DeleteOptions, mode: Mode) -> Result<(Object, bool), ApiError> {
+        self.write(ns, &Request::Delete { kind, namespace: ns.into(), name: name.into(), opts: opts.clone() }, mode)
     }
 
     /// A terminating namespace: delete everything in it (pods gracefully);
@@ -402,7 +430,7 @@ impl Registry {
         for kind in Kind::ALL.into_iter().filter(|k| k.info().namespaced) {
             let (items, _) = self.cache(kind).list(&format!("{}{ns}/", kind.key_prefix()));
             for req in admission::drain_namespace(items.iter().map(|(_, o)| &**o)) {
-                let _ = self.write(ns, &req);
+                let _ = self.write(ns, &req, Mode::Commit);
             }
         }
     }
@@ -430,8 +458,8 @@ impl Registry {
         admission::scale_of(&obj).ok_or_else(|| ApiError::not_found(kind.info().group, "scale", name))
     }
 
-    pub fn update_scale(&self, kind: Kind, ns: &str, name: &str, scale: &Scale) -> Result<Scale, ApiError> {
-        let (updated, _) = self.write(ns, &Request::Scale { kind, namespace: ns.into(), name: name.into(), scale: scale.clone() })?;
+    pub fn update_scale(&self, kind: Kind, ns: &str, name: &str, scale: &Scale, mode: Mode) -> Result<Scale, ApiError> {
+        let (updated, _) = self.write(ns, &Request::Scale { kind, namespace: ns.into(), name: name.into(), scale: scale.clone() }, mode)?;
         Ok(admission::scale_of(&updated).expect("scalable kind"))
     }
 
@@ -441,7 +469,7 @@ impl Registry {
             if self.cache(Kind::Namespace).get(&Kind::Namespace.key("", ns)).0.is_none() {
                 let mut n = podcore::types::Namespace::default();
                 n.metadata.name = ns.into();
-                match self.create("", Object::Namespace(n)) {
+                match self.create("", Object::Namespace(n), Mode::Commit) {
                     Ok(_) => {}
                     Err(e) if e.reason == "AlreadyExists" => {}
                     Err(e) => return Err(e),

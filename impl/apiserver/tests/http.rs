@@ -3,7 +3,7 @@
 //! bookmarks, 410), patches, binding, graceful deletion, `/metrics`.
 
 use apiserver::http::MAX_REQUEST_BODY_BYTES;
-use apiserver::Registry;
+use apiserver::{Mode, Registry};
 use client::{Client, ListOptions, Method, WatchEvent};
 use podcore::object::Kind;
 use podcore::status::ApiError;
@@ -101,9 +101,6 @@ async fn yaml_generate_name_and_stale_updates() {
     let e = c.request(Method::PUT, &format!("{PODS}/{name}"), Some((serde_json::to_vec(&upd).unwrap(), "application/json"))).await.unwrap_err();
     assert_eq!((e.code, e.reason), (409, "Conflict"));
 
-    let e = c.request(Method::POST, &format!("{PODS}?dryRun=All"), Some((serde_json::to_vec(&pod("dry", json!({}))).unwrap(), "application/json"))).await.unwrap_err();
-    assert_eq!(e.code, 400);
-    assert_eq!(c.request(Method::GET, &format!("{PODS}/dry"), None).await.unwrap_err().code, 404, "a refused dry run stores nothing");
 }
 
 #[tokio::test]
@@ -368,7 +365,7 @@ async fn list_pages_are_bounded_at_max_list_limit() {
     for i in 0..=MAX_LIST_LIMIT {
         let mut l = podcore::types::Lease::default();
         l.metadata.name = format!("l{i:05}");
-        reg.create("default", podcore::object::Object::Lease(l)).unwrap();
+        reg.create("default", podcore::object::Object::Lease(l), Mode::Commit).unwrap();
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -451,8 +448,8 @@ fn patches_retry_conflicts_up_to_max_conflict_retries() {
     reg.bootstrap().unwrap();
     let mut l = podcore::types::Lease::default();
     l.metadata.name = "l".into();
-    reg.create("default", podcore::object::Object::Lease(l)).unwrap();
-    let patch = |holder: &str| reg.patch(Kind::Lease, "default", "l", podcore::patch::PatchType::Merge, &json!({"spec": {"holderIdentity": holder}}), podcore::admission::UpdateTarget::Main);
+    reg.create("default", podcore::object::Object::Lease(l), Mode::Commit).unwrap();
+    let patch = |holder: &str| reg.patch(Kind::Lease, "default", "l", podcore::patch::PatchType::Merge, &json!({"spec": {"holderIdentity": holder}}), podcore::admission::UpdateTarget::Main, Mode::Commit);
     store.conflicts.store(MAX_CONFLICT_RETRIES - 1, Ordering::SeqCst);
     let o = patch("a").expect("lands on the last attempt");
     assert_eq!(o.as_lease().unwrap().spec.holder_identity.as_deref(), Some("a"));
@@ -483,27 +480,27 @@ fn writes_decided_on_a_watch_cache_behind_the_store_are_decided_again_on_the_sto
     };
     let holder = |o: &Object| o.as_lease().unwrap().spec.holder_identity.clone().unwrap_or_default();
     let at_store = |name: &str| reg.store.get(&Kind::Lease.key("default", name)).unwrap().expect("stored").mod_revision;
-    reg.create("default", lease("l", "a")).unwrap();
+    reg.create("default", lease("l", "a"), Mode::Commit).unwrap();
     store.feed_paused.store(true, Ordering::SeqCst);
     // Not fed: the cache still shows `l` held by "a", and no `m`.
-    reg.update(Kind::Lease, "default", "l", lease("l", "b"), UpdateTarget::Main).unwrap();
-    reg.create("default", lease("m", "a")).unwrap();
+    reg.update(Kind::Lease, "default", "l", lease("l", "b"), UpdateTarget::Main, Mode::Commit).unwrap();
+    reg.create("default", lease("m", "a"), Mode::Commit).unwrap();
     assert_eq!(holder(&reg.get(Kind::Lease, "default", "l").unwrap()), "a", "the cache is behind");
-    let o = reg.update(Kind::Lease, "default", "l", lease("l", "c"), UpdateTarget::Main).expect("the cache's conflict is decided again");
+    let o = reg.update(Kind::Lease, "default", "l", lease("l", "c"), UpdateTarget::Main, Mode::Commit).expect("the cache's conflict is decided again");
     assert_eq!((holder(&o), o.meta().revision()), ("c".to_string(), at_store("l")));
-    let o = reg.update(Kind::Lease, "default", "m", lease("m", "b"), UpdateTarget::Main).expect("not in the cache yet, but in the store");
+    let o = reg.update(Kind::Lease, "default", "m", lease("m", "b"), UpdateTarget::Main, Mode::Commit).expect("not in the cache yet, but in the store");
     assert_eq!((holder(&o), o.meta().revision()), ("b".to_string(), at_store("m")));
     // The same holder as the store's: a no-op there, though not against the cache.
     let rev = at_store("l");
-    let o = reg.update(Kind::Lease, "default", "l", lease("l", "c"), UpdateTarget::Main).unwrap();
+    let o = reg.update(Kind::Lease, "default", "l", lease("l", "c"), UpdateTarget::Main, Mode::Commit).unwrap();
     assert_eq!((holder(&o), o.meta().revision(), at_store("l")), ("c".to_string(), rev, rev), "a no-op, as the store's object says");
     // What the cache shows already: a no-op against the cache, a change in the store.
-    let o = reg.update(Kind::Lease, "default", "l", lease("l", "a"), UpdateTarget::Main).unwrap();
+    let o = reg.update(Kind::Lease, "default", "l", lease("l", "a"), UpdateTarget::Main, Mode::Commit).unwrap();
     assert_eq!(holder(&o), "a");
     assert!(o.meta().revision() > rev && o.meta().revision() == at_store("l"), "written, not taken for a no-op");
     let rev = at_store("l");
     let pinned = json!({"metadata": {"resourceVersion": rev.to_string()}, "spec": {"holderIdentity": "d"}});
-    let o = reg.patch(Kind::Lease, "default", "l", podcore::patch::PatchType::Merge, &pinned, UpdateTarget::Main).expect("pinned to the store's version, which the cache has not seen");
+    let o = reg.patch(Kind::Lease, "default", "l", podcore::patch::PatchType::Merge, &pinned, UpdateTarget::Main, Mode::Commit).expect("pinned to the store's version, which the cache has not seen");
     assert_eq!(holder(&o), "d");
     // Fed again, the cache catches up with every write.
     store.feed_paused.store(false, Ordering::SeqCst);
@@ -551,4 +548,74 @@ async fn oversized_bodies_are_drained_within_their_bounds() {
     assert_eq!(status_of(s).await, "HTTP/1.1 413 Payload Too Large");
     let waited = started.elapsed();
     assert!(waited >= MAX_DRAIN_TIME && waited < MAX_DRAIN_TIME + Duration::from_secs(5), "waited {waited:?}");
+}
+
+/// `dryRun=All` on every write verb: the whole decision is taken and its
+/// result answered (defaults, generated names, validation, preconditions),
+/// and nothing is stored: the store's revision does not move, so no
+/// watcher hears of it. Any other value is refused as upstream refuses it.
+#[tokio::test]
+async fn dry_runs_decide_every_write_and_store_nothing() {
+    let c = start(100).await;
+    post(&c, PODS, &pod("p", json!({"app": "a"}))).await.unwrap();
+    let revision = |c: &Client| {
+        let c = c.clone();
+        async move { c.list(Kind::Pod, "", &ListOptions::default()).await.unwrap().1 }
+    };
+    let before = revision(&c).await;
+    let dry = |path: &str| format!("{path}?dryRun=All");
+
+    // POST: defaulted and named as it would be; no resourceVersion, as nothing was stored.
+    let mut gen = pod("", json!({}));
+    gen["metadata"] = json!({"generateName": "g-"});
+    let out = post(&c, &dry(PODS), &gen).await.unwrap();
+    let name = out["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("g-") && name.len() > 2, "{out}");
+    assert!(out["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
+    assert_eq!(out["metadata"].get("resourceVersion"), None, "{out}");
+    assert_eq!(out["spec"]["restartPolicy"], json!("Always"), "defaults are applied");
+    assert_eq!(c.get(Kind::Pod, "default", &name).await.unwrap_err().code, 404);
+    // Validation runs: the invalid pod is refused with its field, dry or not.
+    let mut bad = pod("bad", json!({}));
+    bad["spec"]["containers"][0]["image"] = json!("");
+    let e = post(&c, &dry(PODS), &bad).await.unwrap_err();
+    assert_eq!(e.code, 422);
+    assert!(e.details.unwrap().causes.iter().any(|c| c.field == "spec.containers[0].image"));
+    // A create of a name that exists is refused as it would be.
+    assert_eq!(post(&c, &dry(PODS), &pod("p", json!({}))).await.unwrap_err().code, 409);
+
+    // PUT and PATCH answer with the changed object; the stored one is unchanged.
+    let cur = c.request(Method::GET, &format!("{PODS}/p"), None).await.unwrap();
+    let mut changed = cur.clone();
+    changed["metadata"]["labels"]["app"] = json!("b");
+    let out = c.request(Method::PUT, &dry(&format!("{PODS}/p")), Some((serde_json::to_vec(&changed).unwrap(), "application/json"))).await.unwrap();
+    assert_eq!((out["metadata"]["labels"]["app"].as_str(), out["metadata"]["resourceVersion"].as_str()), (Some("b"), cur["metadata"]["resourceVersion"].as_str()));
+    let mut stale = changed.clone();
+    stale["metadata"]["resourceVersion"] = json!("1");
+    let e = c.request(Method::PUT, &dry(&format!("{PODS}/p")), Some((serde_json::to_vec(&stale).unwrap(), "application/json"))).await.unwrap_err();
+    assert_eq!(e.code, 409, "a stale resourceVersion conflicts in a dry run too");
+    let out = c.request(Method::PATCH, &dry(&format!("{PODS}/p")), Some((br#"{"metadata":{"labels":{"app":"c"}}}"#.to_vec(), "application/merge-patch+json"))).await.unwrap();
+    assert_eq!(out["metadata"]["labels"]["app"], json!("c"));
+    let out = c.request(Method::PATCH, &dry("/apis/apps/v1/namespaces/default/deployments/none/scale"), Some((br#"{"spec":{"replicas":2}}"#.to_vec(), "application/merge-patch+json"))).await.unwrap_err();
+    assert_eq!(out.code, 404);
+
+    // DELETE, dry by the query or by the body's DeleteOptions (kubectl's way).
+    c.request(Method::DELETE, &dry(&format!("{PODS}/p")), None).await.unwrap();
+    c.request(Method::DELETE, &format!("{PODS}/p"), Some((br#"{"dryRun":["All"],"gracePeriodSeconds":0}"#.to_vec(), "application/json"))).await.unwrap();
+    c.request(Method::DELETE, &dry(PODS), None).await.unwrap();
+    let p = c.get(Kind::Pod, "default", "p").await.expect("still there");
+    assert_eq!((p.meta().labels.get("app").map(String::as_str), p.meta().deletion_timestamp), (Some("a"), None));
+    assert_eq!(revision(&c).await, before, "nothing was stored");
+
+    // Only `All` is a dry run.
+    for (method, path) in [(Method::POST, PODS.to_string()), (Method::DELETE, format!("{PODS}/p"))] {
+        let e = c.request(method, &format!("{path}?dryRun=Some"), Some((serde_json::to_vec(&pod("x", json!({}))).unwrap(), "application/json"))).await.unwrap_err();
+        assert_eq!(e.code, 422, "{e:?}");
+        assert!(e.message.contains("dryRun: Unsupported value: \"Some\": supported values: \"All\""), "{}", e.message);
+        assert_eq!(e.details.unwrap().causes[0].field, "dryRun");
+    }
+    let e = c.request(Method::DELETE, &format!("{PODS}/p"), Some((br#"{"dryRun":["Yes"]}"#.to_vec(), "application/json"))).await.unwrap_err();
+    assert_eq!(e.code, 422);
+    assert!(c.get(Kind::Pod, "default", "p").await.is_ok());
+    assert_eq!(revision(&c).await, before);
 }

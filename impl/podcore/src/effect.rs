@@ -39,6 +39,7 @@ impl DeleteRequest {
             propagation_policy: self.propagation.map(|p| p.as_str().to_string()),
             preconditions: (!self.uid.is_empty()).then(|| crate::types::Preconditions { uid: Some(self.uid.clone()), resource_version: None }),
             orphan_dependents: None,
+            dry_run: vec![],
         }
     }
 }

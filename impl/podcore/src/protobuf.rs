@@ -150,8 +150,7 @@ pub fn message<'a>(body: &'a [u8], kind: &str) -> Result<&'a [u8], String> {
 
 /// Decodes meta/v1 `DeleteOptions` (gracePeriodSeconds = 1, preconditions =
 /// 2 {uid = 1, resourceVersion = 2}, orphanDependents = 3,
-/// propagationPolicy = 4, dryRun = 5). A dry run is refused, as it is in
-/// the query.
+/// propagationPolicy = 4, dryRun = 5, repeated).
 pub fn delete_options(raw: &[u8]) -> Result<DeleteOptions, String> {
     let mut o = DeleteOptions::default();
     for (n, w) in fields(raw)? {
@@ -171,7 +170,7 @@ pub fn delete_options(raw: &[u8]) -> Result<DeleteOptions, String> {
             }
             3 => o.orphan_dependents = Some(int("orphanDependents", w)? != 0),
             4 => o.propagation_policy = Some(string("propagationPolicy", w)?),
-            5 => return Err("dryRun: server-side dry run is not supported by podchain yet".into()),
+            5 => o.dry_run.push(string("dryRun", w)?),
             _ => {}
         }
     }
@@ -260,12 +259,12 @@ mod tests {
     }
 
     #[test]
-    fn decodes_delete_options_and_refuses_a_dry_run() {
+    fn decodes_delete_options_with_their_dry_run() {
         let body = wrap("v1", "DeleteOptions", &[int_field(1, 0), int_field(3, 1)].concat());
         let o = delete_options(message(&body, "DeleteOptions").unwrap()).unwrap();
         assert_eq!((o.grace_period_seconds, o.orphan_dependents), (Some(0), Some(true)));
         assert!(message(&body, "Eviction").unwrap_err().contains("expected Eviction"));
-        assert!(delete_options(&len_field(5, b"All")).unwrap_err().contains("dryRun"));
+        assert_eq!(delete_options(&[len_field(5, b"All"), len_field(5, b"All")].concat()).unwrap().dry_run, ["All", "All"]);
     }
 
     #[test]

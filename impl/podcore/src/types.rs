@@ -671,6 +671,9 @@ pub struct DeleteOptions {
     pub preconditions: Option<Preconditions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orphan_dependents: Option<bool>,
+    /// `["All"]`: a rehearsal, nothing deleted (the query's `dryRun` says the same).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dry_run: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

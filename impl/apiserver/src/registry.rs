@@ -269,7 +269,7 @@ impl Registry {
     pub fn write(&self, url_namespace: &str, req: &Request, mode: Mode) -> Result<(Object, bool), ApiError> {
         let retry = admission::retry_on_conflict(req);
         let written = self.cache_then_store(mode, |source| {
-            Ok(match self.attempt(url_namespace, req, source, mode)? {
+            Ok(match self.attempt(url_namespace, req, source, mode, None)? {
                 Some(done) => Attempt::Done(done),
                 None => Attempt::Conflict { retry },
             })
@@ -312,13 +312,15 @@ impl Registry {
     /// the decision read it (a CAS conflict, or a generated name taken).
     /// A dry run answers with what it decided: a new object without a
     /// resourceVersion (it has none until stored), an update at the current
-    /// one, a removal as its last state.
-    fn attempt(&self, url_namespace: &str, req: &Request, source: Source, mode: Mode) -> Result<Option<(Object, bool)>, ApiError> {
+    /// one, a removal as its last state. `known`: an object the caller has
+    /// just read from `source` (a patch's target), served to the decision
+    /// rather than read again.
+    fn attempt(&self, url_namespace: &str, req: &Request, source: Source, mode: Mode, mut known: Option<(&str, Object, Revision)>) -> Result<Option<(Object, bool)>, ApiError> {
         let (uid, suffix) = (self.new_uid(), self.name_suffix());
         let ctx = CreateContext { now: now(), uid: &uid, name_suffix: &suffix, namespace: url_namespace, default_toleration_seconds: self.default_toleration_seconds };
         let mut revisions: BTreeMap<String, Revision> = BTreeMap::new();
         let mut failed: Option<ApiError> = None;
-        let mut read = |key: &str| match self.read(key, source) {
+        let mut read = |key: &str| match known.take_if(|(k, ..)| *k == key).map(|(_, o, rev)| (o, rev)).map_or_else(|| self.read(key, source), |hit| Ok(Some(hit))) {
             Ok(Some((o, rev))) => {
                 revisions.insert(key.to_string(), rev);
                 Some(o)
@@ -400,14 +402,15 @@ impl Registry {
         let key = kind.key(ns, name);
         let i = kind.info();
         let patched = self.cache_then_store(mode, |source| {
-            let (old, _) = self.read(&key, source)?.ok_or_else(|| ApiError::not_found(i.group, i.plural, name))?;
+            let (old, rev) = self.read(&key, source)?.ok_or_else(|| ApiError::not_found(i.group, i.plural, name))?;
             let mut patched = patch::apply(i.kind_name, patch_type, &old.to_value(), body).map_err(|e| ApiError::new(422, "Invalid", format!("{} \"{name}\" is invalid: the patch could not be applied: {e}", i.kind_name)))?;
             // Whatever the patch type, what upstream's types have no field for is not kept.
             podcore::schema::prune_unknown(kind, &mut patched);
             let new = Object::from_value(kind, patched)?;
             let pinned = new.meta().resource_version != old.meta().resource_version;
             let req = Request::Update { namespace: ns.into(), name: name.into(), obj: new, target };
-            Ok(match self.attempt(ns, &req, source, mode)? {
+            // The decision is taken against the very object the patch was applied to.
+            Ok(match self.attempt(ns, &req, source, mode, Some((&key, old, rev)))? {
                 Some((o, _)) => Attempt::Done(o),
                 None => Attempt::Conflict { retry: !pinned },
             })

@@ -406,7 +406,6 @@ async fn read_body_bytes(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     }
 }
 
-/// The `fieldValidation` query parameter: Warn (the default), Strict or Ignore.
 /// The only value upstream's `dryRun` takes.
 pub const DRY_RUN_ALL: &str = "All";
 
@@ -442,6 +441,7 @@ fn mode_with(query: Mode, opts: &DeleteOptions) -> Result<Mode, ApiError> {
     Ok(if query == Mode::DryRun { query } else { body })
 }
 
+/// The `fieldValidation` query parameter: Warn (the default), Strict or Ignore.
 fn field_validation(q: &HashMap<String, String>) -> Result<&str, ApiError> {
     let v = q.get("fieldValidation").map(String::as_str).unwrap_or("Warn");
     if ["Strict", "Warn", "Ignore"].contains(&v) {

@@ -320,15 +320,21 @@ impl Registry {
         let ctx = CreateContext { now: now(), uid: &uid, name_suffix: &suffix, namespace: url_namespace, default_toleration_seconds: self.default_toleration_seconds };
         let mut revisions: BTreeMap<String, Revision> = BTreeMap::new();
         let mut failed: Option<ApiError> = None;
-        let mut read = |key: &str| match known.take_if(|(k, ..)| *k == key).map(|(_, o, rev)| (o, rev)).map_or_else(|| self.read(key, source), |hit| Ok(Some(hit))) {
-            Ok(Some((o, rev))) => {
-                revisions.insert(key.to_string(), rev);
-                Some(o)
-            }
-            Ok(None) => None,
-            Err(e) => {
-                failed.get_or_insert(e);
-                None
+        let mut read = |key: &str| {
+            let found = match known.take_if(|(k, ..)| *k == key) {
+                Some((_, o, rev)) => Ok(Some((o, rev))),
+                None => self.read(key, source),
+            };
+            match found {
+                Ok(Some((o, rev))) => {
+                    revisions.insert(key.to_string(), rev);
+                    Some(o)
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    None
+                }
             }
         };
         let decided = admission::decide(req, &ctx, &mut read);

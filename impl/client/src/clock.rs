@@ -4,11 +4,17 @@
 //! `SystemTime::now` anywhere else, so a test or a replay that wants to see
 //! where time enters the system finds it here.
 
-use podcore::time::Time;
+use podcore::time::{MicroTime, Time};
 
 /// Milliseconds since the Unix epoch, now. A clock set before 1970 reads as
 /// the epoch rather than failing: nothing in podchain can act on such a time.
 #[allow(clippy::disallowed_methods)]
 pub fn wall_now() -> Time {
     Time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
+}
+
+/// Now as the daemons' log lines begin: RFC 3339 with microsecond digits
+/// (the clock's milliseconds), so one change can be followed across them.
+pub fn log_stamp() -> String {
+    MicroTime::from(wall_now()).to_rfc3339()
 }

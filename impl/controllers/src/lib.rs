@@ -14,7 +14,7 @@ pub fn is_benign(e: &podcore::status::ApiError) -> bool {
 }
 
 pub fn log(component: &str, msg: &str) {
-    eprintln!("{} {component}: {msg}", podcore::time::MicroTime::from(now()).to_rfc3339());
+    eprintln!("{} {component}: {msg}", client::clock::log_stamp());
 }
 
 /// Waits until every informer has listed once.

@@ -84,7 +84,7 @@ impl KubeletConfig {
 }
 
 fn log(node: &str, msg: &str) {
-    eprintln!("{} kubelet[{node}]: {msg}", podcore::time::MicroTime::from(wall_now()).to_rfc3339());
+    eprintln!("{} kubelet[{node}]: {msg}", client::clock::log_stamp());
 }
 
 fn facts<R: Runtime>(cfg: &KubeletConfig, runtime: &R, runtime_problem: String) -> NodeFacts {

@@ -237,7 +237,7 @@ impl<'de> Deserialize<'de> for Time {
 }
 impl Serialize for MicroTime {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_rfc3339(self.0, true))
+        s.serialize_str(&self.to_rfc3339())
     }
 }
 impl<'de> Deserialize<'de> for MicroTime {

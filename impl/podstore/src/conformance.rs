@@ -17,6 +17,7 @@ pub fn run_all(new: Factory) {
         ("update_is_compare_and_swap", update_is_compare_and_swap),
         ("delete_is_conditional", delete_is_conditional),
         ("range_pages_in_key_order", range_pages_in_key_order),
+        ("range_at_reads_one_revision", range_at_reads_one_revision),
         ("events_since_replays_every_change_in_order", events_since_replays_every_change_in_order),
         ("compaction_makes_old_revisions_too_old", compaction_makes_old_revisions_too_old),
         ("subscribers_are_told_of_each_write", subscribers_are_told_of_each_write),
@@ -87,6 +88,24 @@ pub fn range_pages_in_key_order(s: &dyn Store) {
     let rest = s.range("/p/", &first.kvs[1].key, 2).unwrap();
     assert_eq!(rest.kvs.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(), ["/p/c"]);
     assert!(!rest.more);
+}
+
+pub fn range_at_reads_one_revision(s: &dyn Store) {
+    let r1 = s.create("/p/a", b"1".to_vec()).unwrap();
+    s.create("/q/a", vec![]).unwrap();
+    let r = s.revision();
+    let now = s.range_at("/p/", r).unwrap();
+    assert_eq!((now.kvs.len(), now.revision), (1, r));
+    assert_eq!(now.kvs[0].mod_revision, r1);
+    s.update("/p/a", b"2".to_vec(), r1).unwrap();
+    s.create("/p/b", vec![]).unwrap();
+    // An older revision: as it was then, or refused as compacted (a store
+    // that keeps no old versions) — never today's contents.
+    match s.range_at("/p/", r) {
+        Ok(then) => assert_eq!(then.kvs.iter().map(|kv| (kv.key.as_str(), kv.value.as_slice())).collect::<Vec<_>>(), [("/p/a", &b"1"[..])]),
+        Err(StoreError::Compacted { .. }) => {}
+        Err(e) => panic!("range_at an older revision: {e}"),
+    }
 }
 
 pub fn events_since_replays_every_change_in_order(s: &dyn Store) {

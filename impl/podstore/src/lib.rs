@@ -104,6 +104,18 @@ pub trait Store: Send + Sync {
     /// Keys starting with `prefix` and greater than `start_after` (""
     /// for the first page), in key order, at most `limit` (0 = no limit).
     fn range(&self, prefix: &str, start_after: &str, limit: usize) -> Result<RangeResult, StoreError>;
+    /// Every key starting with `prefix` as it was at `revision`: one
+    /// snapshot that several ranges share (the apiserver loads each kind at
+    /// the one revision its caches start from). `Compacted` when the store
+    /// no longer has that revision. The default serves a store that keeps
+    /// no old versions: its contents, if it is still at `revision`.
+    fn range_at(&self, prefix: &str, revision: Revision) -> Result<RangeResult, StoreError> {
+        let r = self.range(prefix, "", 0)?;
+        if r.revision != revision {
+            return Err(StoreError::Compacted { compacted: r.revision });
+        }
+        Ok(r)
+    }
     fn create(&self, key: &str, value: Vec<u8>) -> Result<Revision, StoreError>;
     /// Replaces the value if the key's mod_revision is `expected`.
     fn update(&self, key: &str, value: Vec<u8>, expected: Revision) -> Result<Revision, StoreError>;
@@ -116,9 +128,24 @@ pub trait Store: Send + Sync {
     fn compact(&self, revision: Revision) -> Result<(), StoreError>;
     /// Calls `notify` after every committed write (from the writer's thread).
     fn subscribe(&self, notify: Arc<dyn Fn() + Send + Sync>);
+    /// Whether clients other than this one write to the store (several
+    /// apiservers on one etcd), so that a read that must see every
+    /// acknowledged write calls `sync` first.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Returns once every write acknowledged before the call, by any
+    /// client, has been told to the subscribers; returns a revision that
+    /// covers them. A store only this process writes has nothing to wait
+    /// for: its writes are told before they return.
+    fn sync(&self) -> Result<Revision, StoreError> {
+        Ok(self.revision())
+    }
 }
 
-pub(crate) fn check_sizes(key: &str, value: &[u8]) -> Result<(), StoreError> {
+/// Refuses a key or value over `MAX_KEY_BYTES` or `MAX_VALUE_BYTES` (every
+/// backend checks before it writes).
+pub fn check_sizes(key: &str, value: &[u8]) -> Result<(), StoreError> {
     if key.len() > MAX_KEY_BYTES {
         return Err(StoreError::TooLarge(format!("key is {} bytes, more than the limit of {MAX_KEY_BYTES}", key.len())));
     }

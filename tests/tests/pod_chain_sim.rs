@@ -81,12 +81,20 @@ impl PodHistory {
     }
 }
 
-/// Every key in a store directory no server holds, with its mod revision
-/// (the object's resourceVersion).
-fn store_offline(dir: &std::path::Path) -> BTreeMap<String, String> {
+/// Every key in a store no server holds (the embedded store's directory,
+/// or etcd), with its mod revision (the object's resourceVersion).
+async fn store_offline(dir: &std::path::Path, etcd: Option<Vec<String>>) -> BTreeMap<String, String> {
     use podstore::Store;
-    let (store, _) = podstore::Embedded::open(dir).expect("the store opens");
-    store.range("/registry/", "", 0).expect("range").kvs.into_iter().map(|kv| (kv.key, kv.mod_revision.to_string())).collect()
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let store: Box<dyn Store> = match etcd {
+            Some(endpoints) => Box::new(etcdstore::Etcd::connect(etcdstore::Options::new(endpoints)).expect("etcd answers")),
+            None => Box::new(podstore::Embedded::open(&dir).expect("the store opens").0),
+        };
+        store.range("/registry/", "", 0).expect("range").kvs.into_iter().map(|kv| (kv.key, kv.mod_revision.to_string())).collect()
+    })
+    .await
+    .unwrap()
 }
 
 async fn snapshot(c: &Client) -> BTreeMap<String, String> {
@@ -102,13 +110,28 @@ async fn snapshot(c: &Client) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pod_chain_over_http_with_two_simulated_nodes() {
-    let dir = temp_dir("e2e-sim");
+    the_pod_chain(temp_dir("e2e-sim"), None).await;
+}
+
+/// The same scenario with the objects in a real etcd (one member): the
+/// server killed in step 6 comes back from etcd with every resourceVersion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pod_chain_on_etcd() {
+    let dir = temp_dir("e2e-sim-etcd");
+    let d = dir.clone();
+    let etcd = tokio::task::spawn_blocking(move || etcdstore::testing::Cluster::start(&d, 1)).await.unwrap().expect("etcd starts");
+    the_pod_chain(dir, Some(&etcd)).await;
+}
+
+async fn the_pod_chain(dir: std::path::PathBuf, etcd: Option<&etcdstore::testing::Cluster>) {
     let api_port = free_port();
     let api = format!("127.0.0.1:{api_port}");
-    let server_args: Vec<String> = ["server", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api, "--node-monitor-grace-period-ms", "3000", "--default-toleration-seconds", "1"]
+    let store_args: Vec<String> = etcd.map(|e| vec!["--store".to_string(), e.url()]).unwrap_or_default();
+    let mut server_args: Vec<String> = ["server", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api, "--node-monitor-grace-period-ms", "3000", "--default-toleration-seconds", "1"]
         .iter()
         .map(|s| s.to_string())
         .collect();
+    server_args.extend(store_args.iter().cloned());
     let mut server = Proc::start("server", &server_args, &dir);
     wait_healthy(&format!("http://{api}"), T).await;
     let kubeconfig = dir.join("data/kubeconfig");
@@ -213,9 +236,11 @@ async fn the_pod_chain_over_http_with_two_simulated_nodes() {
     //    write in between, so the two must agree exactly: same objects, same resourceVersions.
     k1.signal("STOP");
     server.kill();
-    let before = store_offline(&dir.join("data/store"));
+    let before = store_offline(&dir.join("data/store"), etcd.map(|e| e.endpoints())).await;
     assert!(before.keys().any(|k| k.starts_with("/registry/pods/default/")), "the store holds the pods: {before:?}");
-    let apiserver = Proc::start("apiserver", &["apiserver", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api].map(String::from), &dir);
+    let mut apiserver_args: Vec<String> = ["apiserver", "--data-dir", dir.join("data").to_str().unwrap(), "--listen", &api].map(String::from).to_vec();
+    apiserver_args.extend(store_args.iter().cloned());
+    let apiserver = Proc::start("apiserver", &apiserver_args, &dir);
     wait_healthy(&format!("http://{api}"), T).await;
     let after = snapshot(&c).await;
     drop(apiserver);

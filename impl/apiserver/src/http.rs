@@ -184,11 +184,13 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
                 watch(ctx, kind, &t.namespace, &q, wants_table, expired)
             } else {
                 counted.verb = "LIST";
+                consistent_read(ctx, &q).await?;
                 list(ctx, kind, &t.namespace, &q, wants_table)
             }
         }
         Method::GET => match t.sub.as_str() {
             "" | "status" => {
+                consistent_read(ctx, &q).await?;
                 let obj = ctx.registry.get(kind, &t.namespace, &t.name)?;
                 Ok(object_response(StatusCode::OK, &obj, wants_table))
             }
@@ -547,6 +549,18 @@ fn unhex(s: &str) -> Option<String> {
     }
     let bytes: Option<Vec<u8>> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect();
     String::from_utf8(bytes?).ok()
+}
+
+/// A read without a resourceVersion sees every write acknowledged before it
+/// (upstream's consistent read). When other apiservers write to the store
+/// too (etcd), the caches catch up with it first; `resourceVersion=0` (any
+/// version) reads the cache as it is.
+async fn consistent_read(ctx: &Arc<Ctx>, q: &HashMap<String, String>) -> Result<(), ApiError> {
+    if !ctx.registry.shared() || q.get("resourceVersion").is_some_and(|v| !v.is_empty()) {
+        return Ok(());
+    }
+    let reg = ctx.registry.clone();
+    blocking(move || reg.sync()).await
 }
 
 fn list(ctx: &Arc<Ctx>, kind: Kind, ns: &str, q: &HashMap<String, String>, wants_table: bool) -> Result<Response<RespBody>, ApiError> {

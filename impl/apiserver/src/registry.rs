@@ -113,13 +113,17 @@ pub fn trigger_of(kind: Kind, fsel: &podcore::object::FieldSelector) -> Option<S
     fsel.terms.iter().find(|(f, equals, _)| f == POD_TRIGGER_FIELD && *equals).map(|(_, _, v)| v.clone())
 }
 
+/// How many times the feed tries to reload the caches at one revision
+/// before it leaves it to the next write.
+pub const MAX_RELIST_ATTEMPTS: usize = 10;
+
 impl Registry {
     /// Loads every object into fresh caches and subscribes the feeder.
     pub fn open(store: Arc<dyn Store>, window_events: usize, default_toleration_seconds: i64) -> Result<Arc<Registry>, String> {
         let rev = store.revision();
         let mut caches = BTreeMap::new();
         for kind in Kind::ALL {
-            let objs = load(store.as_ref(), kind)?;
+            let objs = load(store.as_ref(), kind, rev)?;
             let cache = WatchCache::new(window_events, rev, objs);
             caches.insert(kind, if kind == Kind::Pod { cache.indexed_by(pod_node_name) } else { cache });
         }
@@ -148,15 +152,24 @@ impl Registry {
             let evs = match self.store.events_since(*fed, FEED_BATCH) {
                 Ok(evs) => evs,
                 Err(_) => {
-                    // Fell behind the store's history: rebuild every cache.
-                    let rev = self.store.revision();
-                    for (kind, cache) in &self.caches {
-                        match load(self.store.as_ref(), *kind) {
-                            Ok(objs) => cache.reset(rev, objs),
-                            Err(e) => eprintln!("apiserver: relisting {kind:?} for the watch cache failed: {e}"),
+                    // Fell behind the store's history: rebuild every cache,
+                    // every kind at one revision (again if the store moved
+                    // past it while loading and keeps no old versions).
+                    for _ in 0..MAX_RELIST_ATTEMPTS {
+                        let rev = self.store.revision();
+                        let loaded: Result<Vec<_>, String> = self.caches.keys().map(|kind| load(self.store.as_ref(), *kind, rev)).collect();
+                        match loaded {
+                            Ok(all) => {
+                                for ((_, cache), objs) in self.caches.iter().zip(all) {
+                                    cache.reset(rev, objs);
+                                }
+                                *fed = rev;
+                                return;
+                            }
+                            Err(e) => eprintln!("apiserver: relisting for the watch cache at revision {rev}: {e}"),
                         }
                     }
-                    *fed = rev;
+                    eprintln!("apiserver: the watch cache could not relist in {MAX_RELIST_ATTEMPTS} attempts; it tries again at the next write");
                     return;
                 }
             };
@@ -389,6 +402,21 @@ impl Registry {
         self.write(url_namespace, &Request::Create(obj), mode).map(|(o, _)| o)
     }
 
+    /// Whether a read that must see every acknowledged write has to `sync`
+    /// first (the store is written by other apiservers too).
+    pub fn shared(&self) -> bool {
+        self.store.shared()
+    }
+
+    /// Blocks until the caches hold every write acknowledged before the
+    /// call, by any apiserver (upstream's consistent read from cache).
+    pub fn sync(&self) -> Result<(), ApiError> {
+        self.store.sync().map(|_| ()).map_err(|e| match e {
+            StoreError::Io(m) => ApiError::timeout(format!("the watch cache did not catch up with the store: {m}")),
+            e => ApiError::internal(format!("storage error: {e}")),
+        })
+    }
+
     pub fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Object, ApiError> {
         let i = kind.info();
         self.cache(kind).get(&kind.key(ns, name)).0.map(|o| (*o).clone()).ok_or_else(|| ApiError::not_found(i.group, i.plural, name))
@@ -504,8 +532,10 @@ fn request_name(req: &Request) -> &str {
     }
 }
 
-fn load(store: &dyn Store, kind: Kind) -> Result<Vec<(String, Arc<Object>)>, String> {
-    let r = store.range(&kind.key_prefix(), "", 0).map_err(|e| e.to_string())?;
+/// Every stored object of `kind` at revision `rev`: all kinds are loaded at
+/// the one revision the caches start from, however many apiservers write.
+fn load(store: &dyn Store, kind: Kind, rev: Revision) -> Result<Vec<(String, Arc<Object>)>, String> {
+    let r = store.range_at(&kind.key_prefix(), rev).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(r.kvs.len());
     for kv in r.kvs {
         match decode(kind, &kv.value, kv.mod_revision) {

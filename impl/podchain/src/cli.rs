@@ -25,7 +25,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// apiserver + controller-manager + scheduler in one process, embedded store.
+    /// apiserver + controller-manager + scheduler in one process, embedded store (or etcd).
     Server(ServerArgs),
     /// The API server alone.
     Apiserver(ApiserverArgs),
@@ -71,6 +71,11 @@ pub struct StoreArgs {
     /// Where the embedded store keeps its log; the admin kubeconfig is written here too.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
+    /// Keep the objects in etcd instead of the embedded store:
+    /// etcd://HOST:PORT[,HOST:PORT...] (run etcd with --max-request-bytes of
+    /// at least 3 MiB and a little; see the README).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// Address to serve the API on.
     #[arg(long, value_name = "ADDR", default_value = apiserver::DEFAULT_LISTEN)]
     pub listen: SocketAddr,

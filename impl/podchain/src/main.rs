@@ -30,20 +30,35 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("starting the async runtime: {e}"))
 }
 
-fn run_server(a: cli::StoreArgs, controllers: Option<cli::NodeMonitorArgs>) -> Result<(), String> {
-    let data_dir = a.data_dir;
+/// The store `--store` names: etcd, or the embedded store in the data directory.
+fn open_store(a: &cli::StoreArgs) -> Result<Arc<dyn podstore::Store>, String> {
+    if let Some(url) = &a.store {
+        let opts = etcdstore::Options::from_url(url).map_err(|e| format!("--store: {e}"))?;
+        let store = etcdstore::Etcd::connect(opts).map_err(|e| format!("--store {url}: {e}"))?;
+        eprintln!("podchain: the store is etcd at {url}, at revision {}", podstore::Store::revision(&store));
+        return Ok(Arc::new(store));
+    }
+    let data_dir = &a.data_dir;
     let (store, report) = podstore::Embedded::open(&data_dir.join("store")).map_err(|e| format!("opening the store in {}: {e}", data_dir.display()))?;
     if let Some(cut) = &report.cut {
         eprintln!("podchain: store recovered {} records; cut {} bytes at offset {} after record {}: {} (never acknowledged)", report.records, cut.bytes, cut.offset, cut.after_record, cut.reason);
     }
+    Ok(Arc::new(store))
+}
+
+fn run_server(a: cli::StoreArgs, controllers: Option<cli::NodeMonitorArgs>) -> Result<(), String> {
+    let store = open_store(&a)?;
+    let data_dir = a.data_dir;
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("creating the data directory {}: {e}", data_dir.display()))?;
     let cfg = apiserver::Config { listen: a.listen, default_toleration_seconds: a.default_toleration_seconds, ..Default::default() };
     let manager_cfg = controllers.map(|m| m.manager_config());
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("binding {}: {e}", cfg.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let store: Arc<dyn podstore::Store> = Arc::new(store);
-        let registry = apiserver::Registry::open(store, cfg.window_events, cfg.default_toleration_seconds)?;
+        // Loading reads the whole store, which blocks (on etcd, on its client's runtime).
+        let (window, tolerate) = (cfg.window_events, cfg.default_toleration_seconds);
+        let registry = tokio::task::spawn_blocking(move || apiserver::Registry::open(store, window, tolerate)).await.map_err(|e| e.to_string())??;
         let r = registry.clone();
         tokio::task::spawn_blocking(move || r.bootstrap()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
         let server_url = format!("http://{addr}");

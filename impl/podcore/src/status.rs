@@ -137,6 +137,10 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(500, "InternalError", message)
     }
+    /// 504: the request could not be answered in time (upstream's Timeout).
+    pub fn timeout(message: impl Into<String>) -> ApiError {
+        ApiError::new(504, "Timeout", message)
+    }
     pub fn to_status(&self) -> Status {
         Status {
             kind: "Status".into(),

@@ -385,15 +385,20 @@ async fn list_pages_are_bounded_at_max_list_limit() {
 /// A store whose next `conflicts` updates fail as if another writer got there
 /// first, and whose commits, while `feed_paused`, are not announced to the
 /// watch caches (so they fall behind the store, as when writes race).
+/// Besides, while `history_lost`, `events_since` answers "compacted" (the
+/// feed has fallen behind the history), and the next `snapshot_misses`
+/// `range_at`s answer that the revision is gone (the store moved on).
 struct Contended {
     inner: podstore::Embedded,
     conflicts: std::sync::atomic::AtomicUsize,
     feed_paused: Arc<std::sync::atomic::AtomicBool>,
+    history_lost: std::sync::atomic::AtomicBool,
+    snapshot_misses: std::sync::atomic::AtomicUsize,
 }
 
 impl Contended {
     fn new() -> Contended {
-        Contended { inner: podstore::Embedded::in_memory(), conflicts: 0.into(), feed_paused: Arc::default() }
+        Contended { inner: podstore::Embedded::in_memory(), conflicts: 0.into(), feed_paused: Arc::default(), history_lost: false.into(), snapshot_misses: 0.into() }
     }
 }
 
@@ -418,7 +423,17 @@ impl podstore::Store for Contended {
     fn delete(&self, key: &str, expected: podstore::Revision) -> Result<(podstore::Revision, podstore::KeyValue), podstore::StoreError> {
         self.inner.delete(key, expected)
     }
+    fn range_at(&self, prefix: &str, revision: podstore::Revision) -> Result<podstore::RangeResult, podstore::StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.snapshot_misses.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(podstore::StoreError::Compacted { compacted: revision + 1 });
+        }
+        self.inner.range_at(prefix, revision)
+    }
     fn events_since(&self, after: podstore::Revision, limit: usize) -> Result<Vec<podstore::Event>, podstore::StoreError> {
+        if self.history_lost.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(podstore::StoreError::Compacted { compacted: self.inner.revision() });
+        }
         self.inner.events_since(after, limit)
     }
     fn revision(&self) -> podstore::Revision {
@@ -435,6 +450,44 @@ impl podstore::Store for Contended {
             }
         }))
     }
+}
+
+/// A feed that fell behind the store's history reloads the caches at one
+/// revision, again when the store has moved past it, up to
+/// `MAX_RELIST_ATTEMPTS` times; past them it leaves the caches and tries
+/// again at the next write.
+#[test]
+fn a_relist_is_tried_up_to_max_relist_attempts() {
+    use apiserver::registry::MAX_RELIST_ATTEMPTS;
+    use std::sync::atomic::Ordering;
+    let store = Arc::new(Contended::new());
+    let reg = Registry::open(store.clone(), 100, 300).unwrap();
+    reg.bootstrap().unwrap();
+    let lease = |name: &str| {
+        let mut l = podcore::types::Lease::default();
+        l.metadata.name = name.into();
+        podcore::object::Object::Lease(l)
+    };
+    // Written while the caches are not told: they miss it until a relist.
+    let missed = |name: &str| {
+        store.feed_paused.store(true, Ordering::SeqCst);
+        reg.create("default", lease(name), Mode::Commit).unwrap();
+        store.feed_paused.store(false, Ordering::SeqCst);
+        assert!(reg.get(Kind::Lease, "default", name).is_err());
+    };
+    missed("a");
+    store.history_lost.store(true, Ordering::SeqCst);
+    store.snapshot_misses.store(MAX_RELIST_ATTEMPTS - 1, Ordering::SeqCst);
+    reg.feed();
+    assert!(reg.get(Kind::Lease, "default", "a").is_ok(), "the last attempt reloads the caches");
+
+    missed("b");
+    store.snapshot_misses.store(MAX_RELIST_ATTEMPTS, Ordering::SeqCst);
+    reg.feed();
+    assert_eq!(store.snapshot_misses.load(Ordering::SeqCst), 0, "every attempt was made");
+    assert!(reg.get(Kind::Lease, "default", "b").is_err(), "past the attempts the caches are left as they were");
+    reg.feed();
+    assert!(reg.get(Kind::Lease, "default", "b").is_ok(), "the next feed relists");
 }
 
 /// A patch is retried on conflict: it lands after `MAX_CONFLICT_RETRIES - 1`

@@ -56,16 +56,10 @@ type Notify = Arc<dyn Fn() + Send + Sync>;
 /// Keys per request when a whole prefix is read (upstream's reflectors page
 /// by 500 too).
 pub const RANGE_PAGE: i64 = 500;
-/// How many times a paged range is read again from the start because etcd
-/// compacted its revision between two pages.
-pub const MAX_RANGE_RESTARTS: usize = 3;
 /// The `--max-request-bytes` etcd needs so that the largest value podstore
 /// accepts, under the longest key, fits one request with room for its
 /// framing (etcd's default, 1.5 MiB, is below the apiserver's 3 MiB body).
 pub const MIN_ETCD_REQUEST_BYTES: usize = podstore::MAX_VALUE_BYTES + podstore::MAX_KEY_BYTES + 64 * 1024;
-/// The largest response accepted from etcd (upstream's apiserver sets its
-/// etcd client's receive limit to the same, math.MaxInt32).
-pub const MAX_RESPONSE_BYTES: usize = i32::MAX as usize;
 /// Events held for `events_since` unless `Options` says otherwise.
 pub const HELD_EVENTS: usize = 100_000;
 /// Bytes of held events (`podstore::embedded::event_bytes`) unless
@@ -145,6 +139,8 @@ struct Inner {
     told: Condvar,
     subscribers: Mutex<Vec<Notify>>,
     shutdown: tokio::sync::Notify,
+    /// Requests sent to etcd, each try counted.
+    sent: std::sync::atomic::AtomicU64,
 }
 
 struct History {
@@ -190,6 +186,7 @@ impl Etcd {
             told: Condvar::new(),
             subscribers: Mutex::new(Vec::new()),
             shutdown: tokio::sync::Notify::new(),
+            sent: 0.into(),
         });
         let now = inner.current_revision()?;
         {
@@ -207,6 +204,13 @@ impl Etcd {
             inner.handle.spawn(compactor(Arc::downgrade(&inner), every));
         }
         Ok(Etcd { inner, watcher: Mutex::new(Some(watcher)), watcher_id })
+    }
+}
+
+impl Etcd {
+    /// Key-value requests sent to etcd so far, every try counted.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -341,7 +345,10 @@ impl Inner {
     }
 
     fn kv(&self) -> KvClient {
-        self.client.kv_client().max_decoding_message_size(MAX_RESPONSE_BYTES)
+        // No receive limit of the client's own (upstream's apiserver sets
+        // math.MaxInt32): a response is at most a page of `RANGE_PAGE`
+        // values, each under etcd's request limit.
+        self.client.kv_client().max_decoding_message_size(usize::MAX)
     }
 
     fn full(&self, key: &str) -> Vec<u8> {
@@ -387,7 +394,7 @@ impl Inner {
 
     fn open_watch(&self, from: Revision) -> Result<(etcd_client::Watcher, etcd_client::WatchStream), StoreError> {
         let (key, opts) = self.watch_options(from);
-        let mut wc = self.client.watch_client().max_decoding_message_size(MAX_RESPONSE_BYTES);
+        let mut wc = self.client.watch_client().max_decoding_message_size(usize::MAX);
         self.handle.block_on(wc.watch(key, Some(opts))).map_err(|e| etcd_err("watch", e))
     }
 
@@ -549,6 +556,7 @@ impl Inner {
     {
         let mut tries = 0;
         loop {
+            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match self.handle.block_on(f(self.kv())) {
                 Err(e) if tries < MAX_TRIES && retry.allows(&e) => {
                     tries += 1;
@@ -603,30 +611,22 @@ impl Inner {
         let mut from = if start_after.is_empty() { first_key(&[]) } else { first_key(&i.full(start_after)) };
         let page = if limit == 0 { RANGE_PAGE } else { limit as i64 };
         let mut kvs = Vec::new();
-        let fixed = at.map(|r| r as i64);
-        let mut at: i64 = fixed.unwrap_or(0);
-        let mut restarts = 0;
+        let mut at: i64 = at.map_or(0, |r| r as i64);
         loop {
             let mut opts = GetOptions::new().with_range(end.clone()).with_limit(page);
             if at != 0 {
                 opts = opts.with_revision(at);
             }
             let key = from.clone();
+            // Compacted past the snapshot's revision (between two pages, or
+            // before a `range_at`): `Compacted`, and the caller reads again.
             let mut r = match i.try_call(Retry::Read, |mut kv| {
                 let (key, opts) = (key.clone(), opts.clone());
                 async move { kv.get(key, Some(opts)).await }
             }) {
                 Ok(r) => r,
-                // Compacted past the snapshot between two pages: read it
-                // again from the start at the current revision.
                 Err(e) => match etcd_err("range read", e) {
-                    StoreError::Compacted { .. } if at != 0 && fixed.is_none() && restarts < MAX_RANGE_RESTARTS => {
-                        restarts += 1;
-                        (kvs, at) = (Vec::new(), 0);
-                        from = if start_after.is_empty() { first_key(&[]) } else { first_key(&i.full(start_after)) };
-                        continue;
-                    }
-                    StoreError::Compacted { .. } if fixed.is_some() => return Err(StoreError::Compacted { compacted: at as Revision }),
+                    StoreError::Compacted { .. } => return Err(StoreError::Compacted { compacted: at as Revision }),
                     e => return Err(e),
                 },
             };

@@ -213,3 +213,20 @@ fn sync_returns_once_every_acknowledged_write_of_any_client_is_told() {
     assert!(b.revision() >= r);
     assert!(b.shared());
 }
+
+/// A read with no member to answer it is sent `MAX_TRIES + 1` times, then
+/// fails as `Io`; so is a write that could not be sent.
+#[test]
+fn a_request_no_member_answers_is_tried_max_tries_times_more() {
+    let dir = tempdir("tries");
+    let mut c = Cluster::start(&dir, 1).unwrap();
+    let s = store(&c, "/tries");
+    s.create("/k", vec![]).unwrap();
+    c.kill(0);
+    let before = s.requests_sent();
+    assert!(matches!(s.get("/k"), Err(StoreError::Io(_))));
+    assert_eq!(s.requests_sent() - before, etcdstore::MAX_TRIES as u64 + 1);
+    let before = s.requests_sent();
+    assert!(matches!(s.create("/never", vec![]), Err(StoreError::Io(_))));
+    assert_eq!(s.requests_sent() - before, etcdstore::MAX_TRIES as u64 + 1, "a write never sent is tried again as often");
+}

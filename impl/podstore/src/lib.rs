@@ -7,8 +7,8 @@
 //!
 //! Backends: `Embedded` (this crate; durable with fsync before a write is
 //! acknowledged, concurrent writes sharing one fsync, or purely in memory)
-//! and, later, etcd. The `conformance`
-//! module is one suite every backend must pass.
+//! and `etcdstore::Etcd` (a crate of its own, as it needs tokio). The
+//! `conformance` module is one suite every backend must pass.
 //!
 //! This crate does no async IO and does not reach tokio: the apiserver
 //! adapts it.

@@ -43,6 +43,8 @@ fn record(r: &mut ScenarioReport, name: &str, res: &LoadResult, target: Option<T
 struct Etcd {
     _proc: Proc,
     client: Client,
+    /// HOST:PORT of its client URL.
+    endpoint: String,
 }
 
 async fn start_etcd(dir: &std::path::Path) -> Result<Etcd, String> {
@@ -65,7 +67,7 @@ async fn start_etcd(dir: &std::path::Path) -> Result<Etcd, String> {
     })
     .await
     .map_err(|e| format!("{e}\n{}", proc.log_tail()))?;
-    Ok(Etcd { _proc: proc, client })
+    Ok(Etcd { _proc: proc, client, endpoint: format!("127.0.0.1:{client_port}") })
 }
 
 /// Bytes of each object in the rewrite measurement: a small pod.
@@ -157,6 +159,7 @@ pub async fn run(opts: &Options) -> Result<ScenarioReport, String> {
         embedded.push(res.per_second());
     }
     let mut etcd_rates = Vec::new();
+    let mut on_etcd = Vec::new();
     match start_etcd(&cp.dir).await {
         Err(e) => r.note(format!("etcd not measured: {e} (install Debian's etcd-server)")),
         Ok(etcd) => {
@@ -174,6 +177,23 @@ pub async fn run(opts: &Options) -> Result<ScenarioReport, String> {
                 record(&mut r, &format!("etcd 3.4 (Debian), {w} writers (the same bytes, the same client, JSON gateway)"), &res, None);
                 etcd_rates.push(res.per_second());
             }
+            // podchain's apiserver with its objects in that etcd (`--store`).
+            match ControlPlane::start(opts, "store-on-etcd", false, &["--store", &format!("etcd://{}", etcd.endpoint)]).await {
+                Err(e) => r.note(format!("podchain on etcd not measured: {e}")),
+                Ok(on) => {
+                    for w in WRITERS {
+                        progress.step(&format!("podchain on etcd, {w} writers"));
+                        let c = on.client.clone();
+                        let res = closed_loop(w, secs, move |writer, n| {
+                            let c = c.clone();
+                            async move { c.create(&lease(&format!("e-{w}-{writer}-{n}"))).await.map(|_| ()).map_err(|e| e.to_string()) }
+                        })
+                        .await;
+                        record(&mut r, &format!("podchain apiserver on that etcd, {w} writers (HTTP create of a Lease)"), &res, None);
+                        on_etcd.push(res.per_second());
+                    }
+                }
+            }
         }
     }
     progress.step("the load generator's ceiling");
@@ -189,6 +209,9 @@ pub async fn run(opts: &Options) -> Result<ScenarioReport, String> {
     if let Some(e100) = etcd_rates.get(2) {
         r.ratio("100 writers over etcd's 100 writers", embedded[2], "podchain, 100 writers", *e100, "etcd, 100 writers", Target::at_least(3.0, "issue 12"), Target::at_least(0.2, "regression bound"));
         r.ratio("1 writer over etcd's 1 writer", embedded[0], "podchain, 1 writer", etcd_rates[0], "etcd, 1 writer", None, None);
+        if let Some(o100) = on_etcd.get(2) {
+            r.ratio("podchain on etcd over etcd alone, 100 writers", *o100, "podchain on etcd, 100 writers", *e100, "etcd, 100 writers", None, Target::at_least(0.05, "regression bound"));
+        }
     }
     r.ratio("load generator headroom over podchain's 100 writers", ceiling.per_second(), "trivial endpoint, 100 writers", embedded[2], "podchain, 100 writers", Target::at_least(2.0, "the generator must not be the bottleneck"), Target::at_least(1.5, "the generator must not be the bottleneck"));
     // The store alone, in this process, on the same disk.

@@ -110,3 +110,129 @@ async fn two_apiservers_on_three_etcd_members() {
     drop(etcd);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn deployment(replicas: u32) -> Vec<u8> {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                         "spec": {"containers": [{"name": "web", "image": "podchain/sample:1", "imagePullPolicy": "Never"}]}}
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn non_terminating(pods: &std::collections::BTreeMap<String, bool>) -> usize {
+    pods.values().filter(|terminating| !**terminating).count()
+}
+
+/// The holder of a component's leader lease.
+async fn holder(c: &Client, name: &str) -> String {
+    match c.get(Kind::Lease, "kube-system", name).await {
+        Ok(o) => o.as_lease().and_then(|l| l.spec.holder_identity.clone()).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Upstream's HA layout on one machine: three etcd members, two apiservers,
+/// two controller-managers and two schedulers electing leaders through
+/// Leases. The leading controller-manager is killed while a Deployment
+/// scales from 3 to 30: the other takes over and finishes, and a watch over
+/// the whole run never sees more than 30 pods that are not terminating.
+/// Then an apiserver is killed: the clients of the other go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_manager_killed_mid_scale_is_replaced_by_the_other() {
+    let dir = temp_dir("etcd-ha-leaders");
+    let d = dir.clone();
+    let etcd = tokio::task::spawn_blocking(move || etcdstore::testing::Cluster::start(&d, 3)).await.unwrap().expect("three etcd members start");
+    let apiserver = |name: &str| {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let args: Vec<String> = ["apiserver", "--data-dir", dir.join(name).to_str().unwrap(), "--listen", &listen, "--store", &etcd.url()].map(String::from).to_vec();
+        (Proc::start(name, &args, &dir), format!("http://{listen}"), dir.join(name).join("kubeconfig"))
+    };
+    let (mut api_a, url_a, kc_a) = apiserver("apiserver-a");
+    let (_api_b, url_b, kc_b) = apiserver("apiserver-b");
+    wait_healthy(&url_a, T).await;
+    wait_healthy(&url_b, T).await;
+    let election = ["--leader-elect-lease-duration-ms", "3000", "--leader-elect-renew-deadline-ms", "2000", "--leader-elect-retry-period-ms", "500"];
+    let component = |what: &str, name: &str, kc: &std::path::Path| {
+        let mut args: Vec<String> = [what, "--kubeconfig", kc.to_str().unwrap()].map(String::from).to_vec();
+        args.extend(election.iter().map(|s| s.to_string()));
+        Proc::start(name, &args, &dir)
+    };
+    let mut managers = vec![component("controller-manager", "controller-manager-a", &kc_a), component("controller-manager", "controller-manager-b", &kc_b)];
+    let _schedulers = [component("scheduler", "scheduler-a", &kc_a), component("scheduler", "scheduler-b", &kc_b)];
+    let kubelet_listen = format!("127.0.0.1:{}", free_port());
+    let _kubelets = Proc::start("kubelets", &["kubelet", "--node", "sim", "--count", "3", "--runtime", "sim", "--kubeconfig", kc_b.to_str().unwrap(), "--listen", &kubelet_listen, "--lease-renew-interval-ms", "500", "--sync-interval-ms", "200"].map(String::from), &dir);
+    let (ca, cb) = (Client::new(&url_a, None, "e2e-a"), Client::new(&url_b, None, "e2e-b"));
+
+    let running = |c: Client| async move {
+        let (items, _) = c.list(Kind::Pod, "default", &ListOptions { label_selector: "app=web".into(), ..Default::default() }).await.map_err(|e| e.to_string())?;
+        Ok::<usize, String>(items.iter().filter_map(|o| o.as_pod()).filter(|p| p.metadata.deletion_timestamp.is_none() && p.status.phase == "Running").count())
+    };
+    ca.request(Method::POST, "/apis/apps/v1/namespaces/default/deployments", Some((deployment(3), "application/json"))).await.expect("create the Deployment");
+    wait_for("3 pods Running", T, || async {
+        let n = running(cb.clone()).await?;
+        if n == 3 { Ok(()) } else { Err(format!("{n} running")) }
+    })
+    .await;
+
+    // Every pod the watch (through B) has seen, and whether it is terminating.
+    let (_, rv) = cb.list(Kind::Pod, "default", &ListOptions::default()).await.unwrap();
+    let mut watch = cb.watch(Kind::Pod, "default", &ListOptions { label_selector: "app=web".into(), ..Default::default() }, &rv, 300).await.expect("watch");
+    let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = most.clone();
+    let (initial, _) = cb.list(Kind::Pod, "default", &ListOptions { label_selector: "app=web".into(), ..Default::default() }).await.unwrap();
+    tokio::spawn(async move {
+        let mut pods: std::collections::BTreeMap<String, bool> = initial.iter().map(|o| (o.meta().uid.clone(), o.meta().deletion_timestamp.is_some())).collect();
+        while let Some(Ok(ev)) = watch.next().await {
+            match ev {
+                WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+                    pods.insert(o.meta().uid.clone(), o.meta().deletion_timestamp.is_some());
+                }
+                WatchEvent::Deleted(o) => {
+                    pods.remove(&o.meta().uid);
+                }
+                _ => {}
+            }
+            seen.fetch_max(non_terminating(&pods), std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+
+    // Scale to 30 and kill the leading controller-manager at once.
+    let leader = holder(&cb, "kube-controller-manager").await;
+    let leading = managers.iter().position(|m| leader.contains(&format!("_{}_", m.pid().unwrap()))).unwrap_or_else(|| panic!("no controller-manager holds the lease ({leader:?})"));
+    cb.request(Method::PATCH, "/apis/apps/v1/namespaces/default/deployments/web", Some((br#"{"spec":{"replicas":30}}"#.to_vec(), "application/merge-patch+json"))).await.expect("scale to 30");
+    managers[leading].kill();
+    let other = &managers[1 - leading];
+    wait_for("30 pods Running after the leader was killed", Duration::from_secs(60), || async {
+        let n = running(cb.clone()).await?;
+        if n == 30 { Ok(()) } else { Err(format!("{n} running")) }
+    })
+    .await;
+    let now_leading = holder(&cb, "kube-controller-manager").await;
+    assert!(now_leading.contains(&format!("_{}_", other.pid().unwrap())), "the other controller-manager leads now: {now_leading:?}");
+    assert!(other.log_tail().contains("leads"), "{}", other.log_tail());
+    let max = most.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(max <= 30, "the watch saw {max} non-terminating pods at once");
+    assert!(max >= 30, "the watch saw the scale-up ({max})");
+
+    // The killed one comes back as a standby (as its supervisor would bring
+    // it back). Then an apiserver is killed: B's clients go on, and a
+    // controller-manager and a scheduler on B lead (taking over from those
+    // on A, which cannot renew through a dead apiserver and stop).
+    managers[leading].restart();
+    api_a.kill();
+    cb.request(Method::PATCH, "/apis/apps/v1/namespaces/default/deployments/web", Some((br#"{"spec":{"replicas":5}}"#.to_vec(), "application/merge-patch+json"))).await.expect("scale down through B with A gone");
+    wait_for("5 pods Running with apiserver A gone", T, || async {
+        let n = running(cb.clone()).await?;
+        if n == 5 { Ok(()) } else { Err(format!("{n} running")) }
+    })
+    .await;
+    drop(etcd);
+    let _ = std::fs::remove_dir_all(&dir);
+}

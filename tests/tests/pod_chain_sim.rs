@@ -132,6 +132,11 @@ async fn the_pod_chain(dir: std::path::PathBuf, etcd: Option<&etcdstore::testing
         .map(|s| s.to_string())
         .collect();
     server_args.extend(store_args.iter().cloned());
+    if etcd.is_some() {
+        // On etcd the server's controllers elect leaders; the server restarted
+        // in step 6 is a new candidate and waits out the killed one's lease.
+        server_args.extend(["--leader-elect-lease-duration-ms", "3000", "--leader-elect-renew-deadline-ms", "2000", "--leader-elect-retry-period-ms", "500"].map(String::from));
+    }
     let mut server = Proc::start("server", &server_args, &dir);
     wait_healthy(&format!("http://{api}"), T).await;
     let kubeconfig = dir.join("data/kubeconfig");

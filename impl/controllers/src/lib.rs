@@ -2,6 +2,7 @@
 //! informer caches → `podcore::controller::*` → effects executed as API
 //! calls. No decision is taken here; what is here is IO, queues and timers.
 
+pub mod leader;
 pub mod manager;
 pub mod scheduler;
 

@@ -106,6 +106,11 @@ pub struct ServerArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub monitor: NodeMonitorArgs,
+    /// On etcd (`--store`), several servers may share the cluster: their
+    /// controllers and schedulers elect leaders. The embedded store has one
+    /// server, which acts at once.
+    #[command(flatten)]
+    pub leader: LeaderElectionArgs,
 }
 
 /// Writes an admin kubeconfig to DIR/kubeconfig.
@@ -122,6 +127,8 @@ pub struct ControllerManagerArgs {
     pub kubeconfig: PathBuf,
     #[command(flatten)]
     pub monitor: NodeMonitorArgs,
+    #[command(flatten)]
+    pub leader: LeaderElectionArgs,
 }
 
 #[derive(Args, Debug)]
@@ -129,6 +136,47 @@ pub struct SchedulerArgs {
     /// How to reach the apiserver.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: PathBuf,
+    #[command(flatten)]
+    pub leader: LeaderElectionArgs,
+}
+
+/// Leader election through a coordination.k8s.io/v1 Lease, as upstream's
+/// components (on by default, as upstream): only the leader acts.
+#[derive(Args, Debug, Clone)]
+pub struct LeaderElectionArgs {
+    /// Act only while holding the component's Lease (run several for high availability).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = ArgAction::Set)]
+    pub leader_elect: bool,
+    /// How long a candidate waits after it last saw the lease change before it takes it.
+    #[arg(long, value_name = "MS", default_value_t = podcore::controller::leaderelection::DEFAULT_LEASE_DURATION_MS)]
+    pub leader_elect_lease_duration_ms: i64,
+    /// How long the leader goes on acting without a successful renewal (less than the lease duration).
+    #[arg(long, value_name = "MS", default_value_t = podcore::controller::leaderelection::DEFAULT_RENEW_DEADLINE_MS)]
+    pub leader_elect_renew_deadline_ms: i64,
+    /// How often candidates try to take the lease and the leader renews it.
+    #[arg(long, value_name = "MS", default_value_t = podcore::controller::leaderelection::DEFAULT_RETRY_PERIOD_MS)]
+    pub leader_elect_retry_period_ms: i64,
+    /// The namespace of the Lease.
+    #[arg(long, value_name = "NS", default_value = podcore::controller::leaderelection::LEADER_LEASE_NAMESPACE)]
+    pub leader_elect_resource_namespace: String,
+    /// The Lease's name (default: kube-controller-manager or kube-scheduler).
+    #[arg(long, value_name = "NAME")]
+    pub leader_elect_resource_name: Option<String>,
+}
+
+impl LeaderElectionArgs {
+    /// The election's configuration for a component whose lease is by
+    /// default `default_name`; `None` when election is off.
+    pub fn config(&self, default_name: &str, identity: String) -> Option<podcore::controller::leaderelection::Config> {
+        self.leader_elect.then(|| podcore::controller::leaderelection::Config {
+            identity,
+            namespace: self.leader_elect_resource_namespace.clone(),
+            name: self.leader_elect_resource_name.clone().unwrap_or_else(|| default_name.to_string()),
+            lease_duration_ms: self.leader_elect_lease_duration_ms,
+            renew_deadline_ms: self.leader_elect_renew_deadline_ms,
+            retry_period_ms: self.leader_elect_retry_period_ms,
+        })
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

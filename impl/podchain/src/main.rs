@@ -9,7 +9,7 @@ use std::sync::Arc;
 fn main() {
     let cli = Cli::parse();
     let (what, result) = match cli.command {
-        Command::Server(a) => ("server", run_server(a.store, Some(a.monitor))),
+        Command::Server(a) => ("server", run_server(a.store, Some((a.monitor, a.leader)))),
         Command::Apiserver(a) => ("apiserver", run_server(a.store, None)),
         Command::ControllerManager(a) => ("controller-manager", run_controller_manager(a)),
         Command::Scheduler(a) => ("scheduler", run_scheduler(a)),
@@ -46,12 +46,15 @@ fn open_store(a: &cli::StoreArgs) -> Result<Arc<dyn podstore::Store>, String> {
     Ok(Arc::new(store))
 }
 
-fn run_server(a: cli::StoreArgs, controllers: Option<cli::NodeMonitorArgs>) -> Result<(), String> {
+fn run_server(a: cli::StoreArgs, controllers: Option<(cli::NodeMonitorArgs, cli::LeaderElectionArgs)>) -> Result<(), String> {
     let store = open_store(&a)?;
     let data_dir = a.data_dir;
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("creating the data directory {}: {e}", data_dir.display()))?;
     let cfg = apiserver::Config { listen: a.listen, default_toleration_seconds: a.default_toleration_seconds, ..Default::default() };
-    let manager_cfg = controllers.map(|m| m.manager_config());
+    // Leader election only where other servers can share the store.
+    let shared = a.store.is_some();
+    let election = |l: &cli::LeaderElectionArgs, name: &str| if shared { l.config(name, controllers::leader::identity()) } else { None };
+    let manager_cfg = controllers.map(|(m, l)| (m.manager_config(), election(&l, "kube-controller-manager"), election(&l, "kube-scheduler")));
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("binding {}: {e}", cfg.listen))?;
@@ -66,7 +69,7 @@ fn run_server(a: cli::StoreArgs, controllers: Option<cli::NodeMonitorArgs>) -> R
         client::kubeconfig::write(&kubeconfig, &client::kubeconfig::KubeConfig::single(&server_url, None))?;
         eprintln!("podchain: serving the Kubernetes API on {server_url}; kubeconfig: {}", kubeconfig.display());
         let serving = apiserver::serve_on(listener, registry, addr.to_string(), cfg.bookmark_interval);
-        let Some(manager_cfg) = manager_cfg else {
+        let Some((manager_cfg, manager_election, scheduler_election)) = manager_cfg else {
             return serving.await;
         };
         // The control-plane components talk to the API over HTTP, as they
@@ -75,26 +78,45 @@ fn run_server(a: cli::StoreArgs, controllers: Option<cli::NodeMonitorArgs>) -> R
         // node is decoded and cached once in this process.
         let c = client::Client::new(&server_url, None, "podchain-controller-manager");
         let s = client::Client::new(&server_url, None, "podchain-scheduler");
+        let (c2, s2) = (c.clone(), s.clone());
         let mut informers = client::informer::Factory::new(c.clone());
         let manager = controllers::manager::ControllerManager::new(c, &mut informers, manager_cfg);
         let scheduler = controllers::scheduler::SchedulerDaemon::new(s, &mut informers, Default::default());
         informers.start();
         tokio::select! {
             r = serving => r,
-            r = manager.run() => r.map_err(|e| format!("controller-manager: {e}")),
-            r = scheduler.run() => r.map_err(|e| format!("scheduler: {e}")),
+            r = elected(c2, manager_election, "controller-manager", move |_| manager.run()) => r.map_err(|e| format!("controller-manager: {e}")),
+            r = elected(s2, scheduler_election, "scheduler", move |_| scheduler.run()) => r.map_err(|e| format!("scheduler: {e}")),
         }
     })
 }
 
 fn run_controller_manager(a: cli::ControllerManagerArgs) -> Result<(), String> {
     let client = client::Client::from_kubeconfig(&a.kubeconfig, "podchain-controller-manager")?;
-    runtime()?.block_on(controllers::manager::run(client, a.monitor.manager_config()))
+    let cfg = a.monitor.manager_config();
+    let work = move |c| controllers::manager::run(c, cfg);
+    runtime()?.block_on(elected(client, a.leader.config("kube-controller-manager", controllers::leader::identity()), "controller-manager", work))
 }
 
 fn run_scheduler(a: cli::SchedulerArgs) -> Result<(), String> {
     let client = client::Client::from_kubeconfig(&a.kubeconfig, "podchain-scheduler")?;
-    runtime()?.block_on(controllers::scheduler::run(client, Default::default()))
+    let work = |c| controllers::scheduler::run(c, Default::default());
+    runtime()?.block_on(elected(client, a.leader.config("kube-scheduler", controllers::leader::identity()), "scheduler", work))
+}
+
+/// Runs `work` at once, or, under leader election, only while leading.
+async fn elected<F, Fut>(client: client::Client, election: Option<podcore::controller::leaderelection::Config>, component: &str, work: F) -> Result<(), String>
+where
+    F: FnOnce(client::Client) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    match election {
+        None => work(client).await,
+        Some(cfg) => {
+            let c = client.clone();
+            controllers::leader::run_elected(client, cfg, component, move || work(c)).await
+        }
+    }
 }
 
 fn run_kubelet(a: cli::KubeletArgs) -> Result<(), String> {

@@ -5,6 +5,7 @@ pub mod deployment;
 pub mod expectations;
 pub mod gc;
 pub mod kubelet;
+pub mod leaderelection;
 pub mod nodelifecycle;
 pub mod queue;
 pub mod replicaset;

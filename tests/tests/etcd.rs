@@ -95,8 +95,12 @@ async fn two_apiservers_on_three_etcd_members() {
     }
 
     // 4. Apiserver A killed: B's clients go on, and B holds every write
-    //    either acknowledged.
+    //    either acknowledged; a client given both fails over to B.
+    let both = Client::new(&format!("{url_a},{url_b}"), None, "e2e-both");
+    assert_eq!(both.base(), url_a);
     a.kill();
+    assert_eq!(lease_names(&both).await.unwrap().len(), acknowledged.len(), "a client of both apiservers, A gone");
+    assert_eq!(both.base(), url_b, "the next apiserver is the one in use");
     cb.request(Method::POST, LEASES, Some((lease("after-a", "b", None), "application/json"))).await.expect("create through B with A gone");
     acknowledged.push("after-a".into());
     let names = lease_names(&cb).await.unwrap();
@@ -143,7 +147,8 @@ async fn holder(c: &Client, name: &str) -> String {
 /// Leases. The leading controller-manager is killed while a Deployment
 /// scales from 3 to 30: the other takes over and finishes, and a watch over
 /// the whole run never sees more than 30 pods that are not terminating.
-/// Then an apiserver is killed: the clients of the other go on.
+/// Then an apiserver is killed: the clients of the other go on, and the
+/// components that used it fail over to the other (`--server A,B`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_manager_killed_mid_scale_is_replaced_by_the_other() {
     let dir = temp_dir("etcd-ha-leaders");
@@ -159,15 +164,18 @@ async fn a_controller_manager_killed_mid_scale_is_replaced_by_the_other() {
     wait_healthy(&url_a, T).await;
     wait_healthy(&url_b, T).await;
     let election = ["--leader-elect-lease-duration-ms", "3000", "--leader-elect-renew-deadline-ms", "2000", "--leader-elect-retry-period-ms", "500"];
+    // Each component uses its own apiserver first and the other when it cannot reach it.
+    let (a_first, b_first) = (format!("{url_a},{url_b}"), format!("{url_b},{url_a}"));
     let component = |what: &str, name: &str, kc: &std::path::Path| {
-        let mut args: Vec<String> = [what, "--kubeconfig", kc.to_str().unwrap()].map(String::from).to_vec();
+        let servers = if name.ends_with("-a") { &a_first } else { &b_first };
+        let mut args: Vec<String> = [what, "--kubeconfig", kc.to_str().unwrap(), "--server", servers].map(String::from).to_vec();
         args.extend(election.iter().map(|s| s.to_string()));
         Proc::start(name, &args, &dir)
     };
     let mut managers = vec![component("controller-manager", "controller-manager-a", &kc_a), component("controller-manager", "controller-manager-b", &kc_b)];
     let _schedulers = [component("scheduler", "scheduler-a", &kc_a), component("scheduler", "scheduler-b", &kc_b)];
     let kubelet_listen = format!("127.0.0.1:{}", free_port());
-    let _kubelets = Proc::start("kubelets", &["kubelet", "--node", "sim", "--count", "3", "--runtime", "sim", "--kubeconfig", kc_b.to_str().unwrap(), "--listen", &kubelet_listen, "--lease-renew-interval-ms", "500", "--sync-interval-ms", "200"].map(String::from), &dir);
+    let _kubelets = Proc::start("kubelets", &["kubelet", "--node", "sim", "--count", "3", "--runtime", "sim", "--kubeconfig", kc_b.to_str().unwrap(), "--server", &b_first, "--listen", &kubelet_listen, "--lease-renew-interval-ms", "500", "--sync-interval-ms", "200"].map(String::from), &dir);
     let (ca, cb) = (Client::new(&url_a, None, "e2e-a"), Client::new(&url_b, None, "e2e-b"));
 
     let running = |c: Client| async move {
@@ -221,11 +229,9 @@ async fn a_controller_manager_killed_mid_scale_is_replaced_by_the_other() {
     assert!(max <= 30, "the watch saw {max} non-terminating pods at once");
     assert!(max >= 30, "the watch saw the scale-up ({max})");
 
-    // The killed one comes back as a standby (as its supervisor would bring
-    // it back). Then an apiserver is killed: B's clients go on, and a
-    // controller-manager and a scheduler on B lead (taking over from those
-    // on A, which cannot renew through a dead apiserver and stop).
-    managers[leading].restart();
+    // An apiserver killed: the clients of B go on, and the components that
+    // used A fail over to B (the leading controller-manager included, which
+    // renews its lease through B in time).
     api_a.kill();
     cb.request(Method::PATCH, "/apis/apps/v1/namespaces/default/deployments/web", Some((br#"{"spec":{"replicas":5}}"#.to_vec(), "application/merge-patch+json"))).await.expect("scale down through B with A gone");
     wait_for("5 pods Running with apiserver A gone", T, || async {

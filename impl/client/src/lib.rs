@@ -21,6 +21,7 @@ use podcore::effect::{DeleteRequest, Effect};
 use podcore::object::{Kind, Object};
 use podcore::status::{ApiError, Status};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest a non-watch request may take.
@@ -31,7 +32,10 @@ pub const MAX_WATCH_EVENT_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Client {
     http: HyperClient<HttpConnector, Full<Bytes>>,
-    base: String,
+    /// Every apiserver this client may use (one, or several sharing one etcd).
+    servers: Arc<[String]>,
+    /// The one in use: a request that cannot connect to it goes to the next.
+    current: Arc<std::sync::atomic::AtomicUsize>,
     token: Option<String>,
     user_agent: String,
 }
@@ -74,12 +78,28 @@ impl ListOptions {
 }
 
 impl Client {
+    /// A client of the apiserver at `base`, or of several: `base` may list
+    /// them separated by commas (apiservers sharing one etcd), the first
+    /// used first.
     pub fn new(base: &str, token: Option<String>, user_agent: &str) -> Client {
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
         conn.set_connect_timeout(Some(Duration::from_secs(5)));
         let http = HyperClient::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(conn);
-        Client { http, base: base.trim_end_matches('/').to_string(), token, user_agent: user_agent.to_string() }
+        let mut servers: Vec<String> = base.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect();
+        if servers.is_empty() {
+            // No server at all: every request fails to connect, saying so.
+            servers.push(String::new());
+        }
+        Client { http, servers: servers.into(), current: Arc::default(), token, user_agent: user_agent.to_string() }
+    }
+
+    /// The same credentials against other apiservers (a `--server` flag
+    /// overriding the kubeconfig's, as kubectl's).
+    pub fn with_servers(&self, servers: &str) -> Client {
+        let mut c = Client::new(servers, self.token.clone(), &self.user_agent);
+        c.http = self.http.clone();
+        c
     }
 
     pub fn from_kubeconfig(path: &std::path::Path, user_agent: &str) -> Result<Client, String> {
@@ -87,21 +107,41 @@ impl Client {
         Ok(Client::new(&kc.server, kc.token, user_agent))
     }
 
+    /// The apiserver in use.
     pub fn base(&self) -> &str {
-        &self.base
+        &self.servers[self.current.load(std::sync::atomic::Ordering::Relaxed) % self.servers.len()]
     }
 
+    /// Sends to the apiserver in use; when it cannot be connected to (so the
+    /// request was never sent, whatever its method), to the next, which is
+    /// then the one in use.
     async fn send(&self, method: Method, path: &str, body: Option<(Vec<u8>, &str)>) -> Result<hyper::Response<Incoming>, ApiError> {
-        let mut b = Request::builder().method(method).uri(format!("{}{path}", self.base)).header("User-Agent", &self.user_agent).header("Accept", "application/json");
-        if let Some(t) = &self.token {
-            b = b.header("Authorization", format!("Bearer {t}"));
+        let body = body.map(|(bytes, ct)| (Bytes::from(bytes), ct.to_string()));
+        let n = self.servers.len();
+        let first = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        for i in 0..n {
+            let at = (first + i) % n;
+            let mut b = Request::builder().method(method.clone()).uri(format!("{}{path}", self.servers[at])).header("User-Agent", &self.user_agent).header("Accept", "application/json");
+            if let Some(t) = &self.token {
+                b = b.header("Authorization", format!("Bearer {t}"));
+            }
+            let req = match &body {
+                Some((bytes, ct)) => b.header("Content-Type", ct.as_str()).body(Full::new(bytes.clone())),
+                None => b.body(Full::new(Bytes::new())),
+            }
+            .map_err(transport)?;
+            match self.http.request(req).await {
+                Ok(resp) => {
+                    if i > 0 {
+                        self.current.store(at, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    return Ok(resp);
+                }
+                Err(e) if e.is_connect() && i + 1 < n => continue,
+                Err(e) => return Err(transport(e)),
+            }
         }
-        let req = match body {
-            Some((bytes, ct)) => b.header("Content-Type", ct).body(Full::new(Bytes::from(bytes))),
-            None => b.body(Full::new(Bytes::new())),
-        }
-        .map_err(transport)?;
-        self.http.request(req).await.map_err(transport)
+        Err(transport("no apiserver listed"))
     }
 
     /// One request, with a timeout; a non-2xx answer becomes its Status.

@@ -125,6 +125,10 @@ pub struct ControllerManagerArgs {
     /// How to reach the apiserver.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: PathBuf,
+    /// The apiservers to use instead of the kubeconfig's server: URL[,URL...]
+    /// (apiservers sharing one etcd; the next is used when one cannot be reached).
+    #[arg(long, value_name = "URLS")]
+    pub server: Option<String>,
     #[command(flatten)]
     pub monitor: NodeMonitorArgs,
     #[command(flatten)]
@@ -136,6 +140,10 @@ pub struct SchedulerArgs {
     /// How to reach the apiserver.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: PathBuf,
+    /// The apiservers to use instead of the kubeconfig's server: URL[,URL...]
+    /// (apiservers sharing one etcd; the next is used when one cannot be reached).
+    #[arg(long, value_name = "URLS")]
+    pub server: Option<String>,
     #[command(flatten)]
     pub leader: LeaderElectionArgs,
 }
@@ -195,6 +203,10 @@ pub struct KubeletArgs {
     /// How to reach the apiserver.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: PathBuf,
+    /// The apiservers to use instead of the kubeconfig's server: URL[,URL...]
+    /// (apiservers sharing one etcd; the next is used when one cannot be reached).
+    #[arg(long, value_name = "URLS")]
+    pub server: Option<String>,
     /// Simulated containers, or containerd over CRI.
     #[arg(long, value_enum, default_value_t = RuntimeKind::Sim)]
     pub runtime: RuntimeKind,

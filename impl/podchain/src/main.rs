@@ -91,15 +91,24 @@ fn run_server(a: cli::StoreArgs, controllers: Option<(cli::NodeMonitorArgs, cli:
     })
 }
 
+/// The kubeconfig's client, against `--server`'s apiservers when given.
+fn component_client(kubeconfig: &std::path::Path, server: &Option<String>, user_agent: &str) -> Result<client::Client, String> {
+    let c = client::Client::from_kubeconfig(kubeconfig, user_agent)?;
+    Ok(match server {
+        Some(s) => c.with_servers(s),
+        None => c,
+    })
+}
+
 fn run_controller_manager(a: cli::ControllerManagerArgs) -> Result<(), String> {
-    let client = client::Client::from_kubeconfig(&a.kubeconfig, "podchain-controller-manager")?;
+    let client = component_client(&a.kubeconfig, &a.server, "podchain-controller-manager")?;
     let cfg = a.monitor.manager_config();
     let work = move |c| controllers::manager::run(c, cfg);
     runtime()?.block_on(elected(client, a.leader.config("kube-controller-manager", controllers::leader::identity()), "controller-manager", work))
 }
 
 fn run_scheduler(a: cli::SchedulerArgs) -> Result<(), String> {
-    let client = client::Client::from_kubeconfig(&a.kubeconfig, "podchain-scheduler")?;
+    let client = component_client(&a.kubeconfig, &a.server, "podchain-scheduler")?;
     let work = |c| controllers::scheduler::run(c, Default::default());
     runtime()?.block_on(elected(client, a.leader.config("kube-scheduler", controllers::leader::identity()), "scheduler", work))
 }
@@ -122,7 +131,7 @@ where
 fn run_kubelet(a: cli::KubeletArgs) -> Result<(), String> {
     let cfg = a.config(host_capacity)?;
     let node = a.node.clone();
-    let client = client::Client::from_kubeconfig(&a.kubeconfig, &format!("podchain-kubelet/{node}"))?;
+    let client = component_client(&a.kubeconfig, &a.server, &format!("podchain-kubelet/{node}"))?;
     match a.runtime {
         RuntimeKind::Sim if a.count > 1 => {
             // Many simulated nodes in one process, like kwok: one task each.

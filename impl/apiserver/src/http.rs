@@ -43,6 +43,12 @@ pub const MAX_LIST_LIMIT: usize = 10_000;
 
 pub type RespBody = BoxBody<Bytes, Infallible>;
 
+/// Where a running apiserver serves a snapshot of its store
+/// (`podchain store snapshot save`).
+pub const SNAPSHOT_PATH: &str = "/debug/store/snapshot";
+/// The response header that gives the snapshot's revision.
+pub const SNAPSHOT_REVISION_HEADER: &str = "X-Podchain-Snapshot-Revision";
+
 pub struct Ctx {
     pub registry: Arc<Registry>,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -123,6 +129,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
         (&Method::GET, ["apis", g, v]) => return discovery::resource_list(g, v).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(|| not_found_path(&path)),
         (&Method::GET, ["openapi", "v3"]) => return Ok(json_response(StatusCode::OK, &openapi::index())),
         (&Method::GET, ["openapi", "v3", gv @ ..]) => return openapi::document(&gv.join("/")).map(|d| json_response(StatusCode::OK, d)).ok_or_else(|| not_found_path(&path)),
+        (&Method::GET, ["debug", "store", "snapshot"]) => return store_snapshot(ctx).await,
         (&Method::GET, ["metrics"]) => return Ok(Response::builder().header("Content-Type", "text/plain; version=0.0.4").body(full(ctx.metrics.render())).unwrap()),
         _ => {}
     }
@@ -675,6 +682,27 @@ async fn pod_log(ctx: &Ctx, ns: &str, name: &str, q: &HashMap<String, String>) -
         }
     });
     Ok(Response::builder().status(StatusCode::OK).header("Content-Type", "text/plain").header("Transfer-Encoding", "chunked").body(ChannelBody { rx }.boxed()).expect("valid response"))
+}
+
+/// `GET SNAPSHOT_PATH`: every key of the store at one revision (the store's
+/// `range` of all keys is one revision on every backend), streamed in the
+/// form of `podstore::snapshot` as it is encoded. A snapshot whose stream
+/// breaks off lacks its closing record, so whoever saves it sees that it is
+/// incomplete.
+async fn store_snapshot(ctx: &Arc<Ctx>) -> Result<Response<RespBody>, ApiError> {
+    let store = ctx.registry.store.clone();
+    let all = blocking(move || store.range("", "", 0).map_err(|e| ApiError::internal(format!("reading the store for a snapshot: {e}")))).await?;
+    let (tx, rx) = mpsc::channel::<Bytes>(4);
+    tokio::task::spawn_blocking(move || {
+        // A client that goes away ends the encoding.
+        let _ = podstore::snapshot::encode(&all.kvs, all.revision, |chunk| tx.blocking_send(Bytes::copy_from_slice(chunk)));
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/octet-stream")
+        .header(SNAPSHOT_REVISION_HEADER, all.revision.to_string())
+        .body(ChannelBody { rx }.boxed())
+        .expect("valid response"))
 }
 
 /// A response body fed by a channel: one frame per watch event.

@@ -150,8 +150,9 @@ struct History {
     /// No event at or before it is held: `events_since` from before it is
     /// `Compacted`.
     start: Revision,
-    /// Every event at or before it has been received (events of the prefix,
-    /// or a progress notification says there were none).
+    /// Every event at or before it has been received: the revision of the
+    /// last event of the prefix the watch delivered (progress notifications
+    /// are not used: see the watch thread).
     head: Revision,
     /// Every subscriber has been told of every event at or before it.
     told: Revision,

@@ -48,6 +48,47 @@ pub enum Command {
     Get(GetArgs),
     /// Measure podchain against the machine's limits and its peers (bench-results/*.json).
     Bench(BenchArgs),
+    /// Verify the embedded store, and save or restore snapshots of it (as etcdutl does for etcd).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Verify the embedded store of a data directory (DIR/store/wal.log) without changing it:
+    /// what it holds, and what `podchain server` would do on opening it. Exit status 1 when the
+    /// log is corrupt (the server would refuse to start).
+    Check {
+        /// The data directory (`podchain server --data-dir`).
+        dir: PathBuf,
+    },
+    /// Snapshots: every key of the store at one revision, in one file.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SnapshotCommand {
+    /// Save a snapshot of a running apiserver's store to FILE (verified, then written whole
+    /// or not at all).
+    Save {
+        file: PathBuf,
+        /// How to reach the apiserver.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_KUBECONFIG)]
+        kubeconfig: PathBuf,
+    },
+    /// Write a snapshot as the embedded store of DIR, which must have none, for
+    /// `podchain server --data-dir DIR`.
+    Restore {
+        file: PathBuf,
+        /// The data directory to restore into.
+        dir: PathBuf,
+        /// Start the restored store this many revisions past the snapshot's, so that clients
+        /// which saw later revisions relist instead of being shown old ones (etcdutl's
+        /// --bump-revision).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        bump_revision: u64,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

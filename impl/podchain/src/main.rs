@@ -19,6 +19,7 @@ fn main() {
         Command::Apply(a) => ("apply", run_apply(a)),
         Command::Get(a) => ("get", run_get(a)),
         Command::Bench(a) => ("bench", run_bench(a)),
+        Command::Store(c) => ("store", run_store(c)),
     };
     if let Err(e) = result {
         eprintln!("podchain {what}: {e}");
@@ -39,11 +40,75 @@ fn open_store(a: &cli::StoreArgs) -> Result<Arc<dyn podstore::Store>, String> {
         return Ok(Arc::new(store));
     }
     let data_dir = &a.data_dir;
-    let (store, report) = podstore::Embedded::open(&data_dir.join("store")).map_err(|e| format!("opening the store in {}: {e}", data_dir.display()))?;
+    let (store, report) = podstore::Embedded::open(&store_dir(data_dir)).map_err(|e| format!("opening the store in {}: {e}", data_dir.display()))?;
     if let Some(cut) = &report.cut {
         eprintln!("podchain: store recovered {} records; cut {} bytes at offset {} after record {}: {} (never acknowledged)", report.records, cut.bytes, cut.offset, cut.after_record, cut.reason);
     }
     Ok(Arc::new(store))
+}
+
+/// The embedded store's directory under a data directory.
+fn store_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("store")
+}
+
+fn run_store(c: cli::StoreCommand) -> Result<(), String> {
+    use cli::{SnapshotCommand, StoreCommand};
+    use podstore::disk::{Disk, OsDisk};
+    match c {
+        StoreCommand::Check { dir } => {
+            let store = store_dir(&dir);
+            if !store.join(podstore::embedded::LOG_NAME).is_file() {
+                return Err(format!("{}: no store here (expected {})", dir.display(), store.join(podstore::embedded::LOG_NAME).display()));
+            }
+            let disk = OsDisk::new(&store).map_err(|e| e.to_string())?;
+            let r = podstore::Embedded::check_on(&disk).map_err(|e| e.to_string())?;
+            println!(
+                "{}: {} records, {} keys ({} bytes of keys and values) in {} bytes of log, at revision {}",
+                disk.describe(podstore::embedded::LOG_NAME),
+                r.open.records,
+                r.keys,
+                r.live_bytes,
+                r.log_bytes,
+                r.open.revision
+            );
+            match &r.open.cut {
+                Some(cut) => println!("a torn final write (never acknowledged) would be cut on opening: {} bytes at offset {} after record {}: {}", cut.bytes, cut.offset, cut.after_record, cut.reason),
+                None => println!("every record is intact"),
+            }
+            if r.unfinished_rewrite {
+                println!("{} is left from a log rewrite that did not finish; the log above is the whole store", disk.describe(podstore::embedded::REWRITE_NAME));
+            }
+            Ok(())
+        }
+        StoreCommand::Snapshot(SnapshotCommand::Save { file, kubeconfig }) => {
+            let client = client::Client::from_kubeconfig(&kubeconfig, "podchain-store-snapshot")?;
+            let bytes = runtime()?.block_on(client.request_bytes(client::Method::GET, apiserver::http::SNAPSHOT_PATH, None)).map_err(|e| format!("{}: {}", client.base(), e.message))?;
+            let info = podstore::snapshot::verify(&bytes).map_err(|e| format!("the snapshot {} sent is not whole: {e}", client.base()))?;
+            write_durably(&file, &bytes)?;
+            println!("saved {} keys at revision {} ({} bytes) to {}", info.keys, info.revision, info.bytes, file.display());
+            Ok(())
+        }
+        StoreCommand::Snapshot(SnapshotCommand::Restore { file, dir, bump_revision }) => {
+            let bytes = std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+            let disk = OsDisk::new(&store_dir(&dir)).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let info = podstore::snapshot::restore(&bytes, &disk, bump_revision).map_err(|e| format!("{}: {e}", file.display()))?;
+            println!("restored {} keys into {} at revision {}", info.keys, disk.describe(podstore::embedded::LOG_NAME), info.revision);
+            Ok(())
+        }
+    }
+}
+
+/// Writes `bytes` to `path` whole or not at all: a file beside it, fsynced, renamed over it.
+fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let part = path.with_extension("part");
+    let fail = |e: std::io::Error| format!("writing {}: {e}", path.display());
+    let mut f = std::fs::File::create(&part).map_err(fail)?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(fail)?;
+    std::fs::rename(&part, path).map_err(fail)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)
 }
 
 fn run_server(a: cli::StoreArgs, controllers: Option<(cli::NodeMonitorArgs, cli::LeaderElectionArgs)>) -> Result<(), String> {

@@ -79,8 +79,6 @@ pub const SECTOR_BYTES: usize = 512;
 pub const LOG_NAME: &str = "wal.log";
 /// The new log while a rewrite writes it.
 pub const REWRITE_NAME: &str = "wal.log.rewrite";
-/// The buffer a rewrite fills before each append.
-const REWRITE_CHUNK_BYTES: usize = 1 << 20;
 
 type Notify = Arc<dyn Fn() + Send + Sync>;
 
@@ -179,6 +177,45 @@ fn io(e: std::io::Error) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
+/// What `check_on` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckReport {
+    /// What `open` would report (and cut).
+    pub open: OpenReport,
+    pub keys: u64,
+    /// Bytes of the live keys and values.
+    pub live_bytes: u64,
+    pub log_bytes: u64,
+    /// A rewrite's new log is there: a rewrite was cut short (the log in
+    /// place is the whole store; the next rewrite replaces that file).
+    pub unfinished_rewrite: bool,
+}
+
+/// Replays the log on `disk`: the state it holds, what was found, and
+/// where the valid records end (a torn final write after that is to be
+/// cut; anything worse is `Corrupt`).
+fn replay_log(disk: &dyn Disk) -> Result<(State, OpenReport, u64), StoreError> {
+    let buf = disk.read(LOG_NAME).map_err(io)?.unwrap_or_default();
+    let mut st = State::empty(true);
+    let mut report = OpenReport::default();
+    let mut off = 0usize;
+    while off < buf.len() {
+        match record::decode(&buf[off..]) {
+            Ok((rec, n)) => {
+                st.replay(rec);
+                off += n;
+                report.records += 1;
+            }
+            Err(e) => {
+                let reason = torn_tail(&buf, off, &e, report.records).map_err(|why| StoreError::Corrupt(format!("{}: {why}", disk.describe(LOG_NAME))))?;
+                report.cut = Some(Cut { offset: off as u64, bytes: (buf.len() - off) as u64, after_record: report.records, reason });
+                break;
+            }
+        }
+    }
+    Ok((st, report, off as u64))
+}
+
 impl Embedded {
     /// A store that keeps nothing on disk (tests, the model, simulations).
     pub fn in_memory() -> Embedded {
@@ -192,33 +229,26 @@ impl Embedded {
 
     /// Opens the store on `disk` (a directory, or a test's `MemDisk`).
     pub fn open_on(disk: Arc<dyn Disk>) -> Result<(Embedded, OpenReport), StoreError> {
-        let buf = disk.read(LOG_NAME).map_err(io)?.unwrap_or_default();
-        let mut st = State::empty(true);
-        let mut report = OpenReport::default();
-        let mut off = 0usize;
-        while off < buf.len() {
-            match record::decode(&buf[off..]) {
-                Ok((rec, n)) => {
-                    st.replay(rec);
-                    off += n;
-                    report.records += 1;
-                }
-                Err(e) => {
-                    let reason = torn_tail(&buf, off, &e, report.records).map_err(|why| StoreError::Corrupt(format!("{}: {why}", disk.describe(LOG_NAME))))?;
-                    report.cut = Some(Cut { offset: off as u64, bytes: (buf.len() - off) as u64, after_record: report.records, reason });
-                    break;
-                }
-            }
-        }
+        let (mut st, mut report, end) = replay_log(&*disk)?;
         let mut file = disk.open_append(LOG_NAME).map_err(io)?;
         if report.cut.is_some() {
-            file.truncate(off as u64).map_err(io)?;
+            file.truncate(end).map_err(io)?;
         }
         st.compacted = st.revision;
         st.assigned = st.revision;
         report.revision = st.revision;
-        let log = Log { disk, file, bytes: off as u64, tail: None };
+        let log = Log { disk, file, bytes: end, tail: None };
         Ok((Embedded::from_parts(st, Some(log)), report))
+    }
+
+    /// What opening the store on `disk` would find, changing nothing
+    /// (`podchain store check`): `Corrupt` where `open` would refuse.
+    pub fn check_on(disk: &dyn Disk) -> Result<CheckReport, StoreError> {
+        let (st, mut open, end) = replay_log(disk)?;
+        open.revision = st.revision;
+        let unfinished_rewrite = disk.read(REWRITE_NAME).map_err(io)?.is_some();
+        let log_bytes = end + open.cut.as_ref().map_or(0, |c| c.bytes);
+        Ok(CheckReport { open, keys: st.kvs.len() as u64, live_bytes: st.live_bytes, log_bytes, unfinished_rewrite })
     }
 
     fn from_parts(state: State, log: Option<Log>) -> Embedded {
@@ -388,18 +418,7 @@ impl Shared {
         let mut hold = started.elapsed();
         let written = (|| -> std::io::Result<(Box<dyn LogFile>, u64)> {
             let mut f = disk.create(REWRITE_NAME)?;
-            let (mut buf, mut total) = (Vec::with_capacity(REWRITE_CHUNK_BYTES * 2), 0u64);
-            for kv in &snapshot {
-                record::encode_into(&mut buf, &Op::Put, kv.mod_revision, kv.create_revision, &kv.key, &kv.value);
-                if buf.len() >= REWRITE_CHUNK_BYTES {
-                    f.append(&buf)?;
-                    total += buf.len() as u64;
-                    buf.clear();
-                }
-            }
-            record::encode_into(&mut buf, &Op::Floor, rev, 0, "", &[]);
-            f.append(&buf)?;
-            total += buf.len() as u64;
+            let total = crate::snapshot::encode(&snapshot, rev, |chunk| f.append(chunk))?;
             f.sync()?;
             Ok((f, total))
         })();

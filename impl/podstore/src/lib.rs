@@ -17,6 +17,7 @@ pub mod conformance;
 pub mod disk;
 pub mod embedded;
 pub mod record;
+pub mod snapshot;
 
 pub use embedded::Embedded;
 

@@ -179,3 +179,25 @@ fn the_log_rewrite_runs_beside_writers_and_keeps_what_they_wrote() {
     got.retain(|kv| kv.key != "/after");
     assert_eq!(got, want.0.kvs, "every key, value and revision");
 }
+
+/// `check_on` (`podchain store check`) finds what `open` would, and changes
+/// nothing: neither a torn tail nor a corrupt log is touched.
+#[test]
+fn a_check_reports_what_opening_would_do_and_changes_nothing() {
+    let (bytes, offsets) = log_of(10, 40);
+    let last = *offsets.last().unwrap();
+    let disk = MemDisk::new();
+    disk.put(LOG_NAME, bytes[..last + 15].to_vec());
+    let rep = Embedded::check_on(&disk).unwrap();
+    assert_eq!((rep.keys, rep.open.records, rep.open.revision, rep.log_bytes), (9, 9, 9, last as u64 + 15));
+    assert_eq!(rep.open.cut.unwrap().reason, "a torn final record");
+    assert_eq!(disk.contents(LOG_NAME).unwrap(), &bytes[..last + 15], "the torn tail is reported, not cut");
+    let mut flipped = bytes.clone();
+    flipped[offsets[5] + 20] ^= 0x10;
+    disk.put(LOG_NAME, flipped.clone());
+    match Embedded::check_on(&disk) {
+        Err(StoreError::Corrupt(e)) => assert!(e.contains(&format!("record 6 at offset {}", offsets[5])), "{e}"),
+        other => panic!("expected corruption, got {other:?}"),
+    }
+    assert_eq!(disk.contents(LOG_NAME).unwrap(), flipped);
+}

@@ -40,6 +40,7 @@ const AT_THE_BOUND: &[(&str, &str, &str)] = &[
     ("MAX_NAME_LEN", "impl/podcore/src/names.rs", "subdomains_and_labels_at_their_bounds"),
     ("MAX_POD_WORKERS", "impl/kubelet/src/lib.rs", "at_most_max_pod_workers_sync_at_once_and_a_slow_pod_delays_no_other"),
     ("MAX_PORT_NAME_LEN", "impl/podcore/src/validation.rs", "port_names_are_bounded_at_max_port_name_len"),
+    ("MAX_OPS_PER_KEY", "impl/podstore/src/history.rs", "a_key_is_searched_up_to_max_ops_per_key"),
     ("MAX_PATCH_DEPTH", "impl/podcore/src/patch.rs", "nesting_beyond_the_limit_is_refused"),
     ("MAX_PROTOBUF_FIELDS", "impl/podcore/src/protobuf.rs", "a_message_has_at_most_max_fields"),
     ("MAX_QUANTITY_LEN", "impl/podcore/src/quantity.rs", "rejects_bad_values_with_the_expected_form"),

@@ -128,6 +128,8 @@ struct MemState {
     syncs: u64,
     /// Fail every append and sync from now on, with this message.
     fail: Option<String>,
+    /// Crashes so far: a handle opened before the last one is dead.
+    generation: u64,
 }
 
 /// Files in memory that can lose what was not synced. Cloning shares the files.
@@ -145,11 +147,26 @@ impl MemDisk {
         self.state.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Power loss: every byte not yet synced is gone.
+    /// Power loss: every byte not yet synced is gone, and every file open
+    /// before it is dead (the process that held it is gone: its appends and
+    /// syncs fail).
     pub fn crash(&self) {
-        for f in self.lock().inodes.values_mut() {
-            f.pending.clear();
+        self.crash_keeping(|_| 0);
+    }
+
+    /// Power loss in the middle of writes: of each file's `n` bytes not yet
+    /// synced, the first `keep(n)` reached the disk (a torn write), the rest
+    /// are gone; open files are dead, as after `crash`.
+    pub fn crash_keeping(&self, mut keep: impl FnMut(usize) -> usize) {
+        let mut s = self.lock();
+        s.generation += 1;
+        for f in s.inodes.values_mut() {
+            let p = std::mem::take(&mut f.pending);
+            let n = keep(p.len()).min(p.len());
+            f.durable.extend_from_slice(&p[..n]);
         }
+        drop(s);
+        self.state.1.notify_all();
     }
 
     /// Syncs block until `release_syncs`.
@@ -216,6 +233,8 @@ impl MemState {
 struct MemHandle {
     disk: MemDisk,
     inode: u64,
+    /// The disk's generation when opened: dead after a crash.
+    generation: u64,
     /// The name it was opened as (for `hold_syncs_of`).
     name: String,
 }
@@ -225,6 +244,9 @@ impl MemHandle {
         let mut s = self.disk.lock();
         if let Some(why) = &s.fail {
             return Err(io::Error::other(why.clone()));
+        }
+        if s.generation != self.generation {
+            return Err(io::Error::other("the machine crashed: this file is no longer open"));
         }
         let file = s.inodes.get_mut(&self.inode).expect("an open file's inode stays");
         Ok(f(file))
@@ -279,7 +301,8 @@ impl Disk for MemDisk {
                 i
             }
         };
-        Ok(Box::new(MemHandle { disk: self.clone(), inode, name: name.to_string() }))
+        let generation = s.generation;
+        Ok(Box::new(MemHandle { disk: self.clone(), inode, generation, name: name.to_string() }))
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
@@ -287,7 +310,8 @@ impl Disk for MemDisk {
         let inode = s.new_inode();
         s.inodes.insert(inode, MemFile::default());
         s.names.insert(name.to_string(), inode);
-        Ok(Box::new(MemHandle { disk: self.clone(), inode, name: name.to_string() }))
+        let generation = s.generation;
+        Ok(Box::new(MemHandle { disk: self.clone(), inode, generation, name: name.to_string() }))
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
@@ -319,6 +343,13 @@ mod tests {
         d.crash();
         assert_eq!(d.read("log").unwrap().unwrap(), b"one");
         assert_eq!(d.syncs(), 1);
+        assert!(f.append(b"three").is_err() && f.sync().is_err(), "a file open before the crash is dead");
+        let mut g = d.open_append("log").unwrap();
+        g.append(b"four").unwrap();
+        g.sync().unwrap();
+        g.append(b"five").unwrap();
+        d.crash_keeping(|n| n / 2);
+        assert_eq!(d.read("log").unwrap().unwrap(), b"onefourfi", "half of the unsynced bytes reached the disk");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 pub mod conformance;
 pub mod disk;
 pub mod embedded;
+pub mod history;
 pub mod record;
 pub mod snapshot;
 

@@ -94,6 +94,12 @@ enum Attempt<T> {
     /// The store had moved on since the decision read it; `retry`: whether
     /// the request may be decided again on the new state.
     Conflict { retry: bool },
+    /// The store failed the write: the answer, on whichever source the
+    /// decision was taken. Its outcome is unknown (etcd may have applied a
+    /// transaction whose answer was lost), so deciding it again would answer
+    /// for a state the write itself may have made: a delete that took effect
+    /// would be told NotFound.
+    Failed(ApiError),
 }
 
 /// The field the pod watch cache indexes its events by (upstream's
@@ -283,8 +289,8 @@ impl Registry {
         let retry = admission::retry_on_conflict(req);
         let written = self.cache_then_store(mode, |source| {
             Ok(match self.attempt(url_namespace, req, source, mode, None)? {
-                Some(done) => Attempt::Done(done),
-                None => Attempt::Conflict { retry },
+                Attempt::Conflict { .. } => Attempt::Conflict { retry },
+                other => other,
             })
         })?;
         if let Some(done) = written {
@@ -304,7 +310,8 @@ impl Registry {
     /// cache's attempt came to short of done (an error, a conflict) may only
     /// be the cache being behind, so it is decided again on the store; on the
     /// store an error is the answer, and a conflict is tried again when the
-    /// attempt allows. None: no attempt was done. A dry run starts on the
+    /// attempt allows. A write the store failed is the answer at once
+    /// (`Attempt::Failed`). None: no attempt was done. A dry run starts on the
     /// store: it writes nothing, so no compare-and-swap would tell it that
     /// the cache was behind.
     fn cache_then_store<T>(&self, mode: Mode, mut attempt: impl FnMut(Source) -> Result<Attempt<T>, ApiError>) -> Result<Option<T>, ApiError> {
@@ -312,6 +319,7 @@ impl Registry {
             let source = if n == 0 && mode == Mode::Commit { Source::Cache } else { Source::Store };
             match attempt(source) {
                 Ok(Attempt::Done(t)) => return Ok(Some(t)),
+                Ok(Attempt::Failed(e)) => return Err(e),
                 Ok(Attempt::Conflict { .. }) | Err(_) if source == Source::Cache => continue,
                 Ok(Attempt::Conflict { retry: true }) => continue,
                 Ok(Attempt::Conflict { retry: false }) => return Ok(None),
@@ -321,14 +329,15 @@ impl Registry {
         Ok(None)
     }
 
-    /// One decision and its write; None when the store had moved on since
-    /// the decision read it (a CAS conflict, or a generated name taken).
+    /// One decision and its write; `Conflict` when the store had moved on
+    /// since the decision read it (a CAS conflict, or a generated name
+    /// taken), `Failed` when the store failed or refused the write.
     /// A dry run answers with what it decided: a new object without a
     /// resourceVersion (it has none until stored), an update at the current
     /// one, a removal as its last state. `known`: an object the caller has
     /// just read from `source` (a patch's target), served to the decision
     /// rather than read again.
-    fn attempt(&self, url_namespace: &str, req: &Request, source: Source, mode: Mode, mut known: Option<(&str, Object, Revision)>) -> Result<Option<(Object, bool)>, ApiError> {
+    fn attempt(&self, url_namespace: &str, req: &Request, source: Source, mode: Mode, mut known: Option<(&str, Object, Revision)>) -> Result<Attempt<(Object, bool)>, ApiError> {
         let (uid, suffix) = (self.new_uid(), self.name_suffix());
         let ctx = CreateContext { now: now(), uid: &uid, name_suffix: &suffix, namespace: url_namespace, default_toleration_seconds: self.default_toleration_seconds };
         let mut revisions: BTreeMap<String, Revision> = BTreeMap::new();
@@ -363,7 +372,7 @@ impl Registry {
             o
         };
         if mode == Mode::DryRun {
-            return Ok(Some(match decided.write {
+            return Ok(Attempt::Done(match decided.write {
                 Write::Create(mut o) => {
                     o.meta_mut().resource_version.clear();
                     (o, false)
@@ -373,29 +382,29 @@ impl Registry {
             }));
         }
         let done = match decided.write {
-            Write::Nothing(_) if source == Source::Cache && !self.still_at(key, rev) => return Ok(None),
+            Write::Nothing(_) if source == Source::Cache && !self.still_at(key, rev) => return Ok(Attempt::Conflict { retry: true }),
             Write::Nothing(o) => (o, false),
             Write::Create(mut o) => match self.store.create(key, encode(&mut o)) {
                 Ok(r) => (set_rv(o, r), false),
                 // A generated name another write took meanwhile: another suffix.
-                Err(StoreError::AlreadyExists) if admission::retry_on_conflict(req) => return Ok(None),
-                Err(e) => return Err(store_err(e, kind, &name(&o))),
+                Err(StoreError::AlreadyExists) if admission::retry_on_conflict(req) => return Ok(Attempt::Conflict { retry: true }),
+                Err(e) => return Ok(Attempt::Failed(store_err(e, kind, &name(&o)))),
             },
             Write::Update(mut o) => match self.store.update(key, encode(&mut o), rev) {
                 Ok(r) => (set_rv(o, r), false),
-                Err(StoreError::Conflict { .. } | StoreError::NotFound) => return Ok(None),
-                Err(e) => return Err(store_err(e, kind, &name(&o))),
+                Err(StoreError::Conflict { .. } | StoreError::NotFound) => return Ok(Attempt::Conflict { retry: true }),
+                Err(e) => return Ok(Attempt::Failed(store_err(e, kind, &name(&o)))),
             },
             Write::Remove(o) => match self.store.delete(key, rev) {
                 Ok((r, _)) => (set_rv(o, r), true),
-                Err(StoreError::Conflict { .. } | StoreError::NotFound) => return Ok(None),
-                Err(e) => return Err(store_err(e, kind, &name(&o))),
+                Err(StoreError::Conflict { .. } | StoreError::NotFound) => return Ok(Attempt::Conflict { retry: true }),
+                Err(e) => return Ok(Attempt::Failed(store_err(e, kind, &name(&o)))),
             },
         };
         if let Some(ns) = &decided.drain_namespace {
             self.drain_namespace(ns);
         }
-        Ok(Some(done))
+        Ok(Attempt::Done(done))
     }
 
     pub fn create(&self, url_namespace: &str, obj: Object, mode: Mode) -> Result<Object, ApiError> {
@@ -445,8 +454,9 @@ impl Registry {
             let req = Request::Update { namespace: ns.into(), name: name.into(), obj: new, target };
             // The decision is taken against the very object the patch was applied to.
             Ok(match self.attempt(ns, &req, source, mode, Some((&key, old, rev)))? {
-                Some((o, _)) => Attempt::Done(o),
-                None => Attempt::Conflict { retry: !pinned },
+                Attempt::Done((o, _)) => Attempt::Done(o),
+                Attempt::Conflict { .. } => Attempt::Conflict { retry: !pinned },
+                Attempt::Failed(e) => Attempt::Failed(e),
             })
         })?;
         patched.ok_or_else(|| ApiError::stale(i.group, i.plural, name))

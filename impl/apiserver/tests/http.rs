@@ -387,10 +387,13 @@ async fn list_pages_are_bounded_at_max_list_limit() {
 /// watch caches (so they fall behind the store, as when writes race).
 /// Besides, while `history_lost`, `events_since` answers "compacted" (the
 /// feed has fallen behind the history), and the next `snapshot_misses`
-/// `range_at`s answer that the revision is gone (the store moved on).
+/// `range_at`s answer that the revision is gone (the store moved on), and
+/// the next `lost_answers` writes take effect but answer with an IO error
+/// (etcd applied the transaction, its answer was lost).
 struct Contended {
     inner: podstore::Embedded,
     conflicts: std::sync::atomic::AtomicUsize,
+    lost_answers: std::sync::atomic::AtomicUsize,
     feed_paused: Arc<std::sync::atomic::AtomicBool>,
     history_lost: std::sync::atomic::AtomicBool,
     snapshot_misses: std::sync::atomic::AtomicUsize,
@@ -398,7 +401,18 @@ struct Contended {
 
 impl Contended {
     fn new() -> Contended {
-        Contended { inner: podstore::Embedded::in_memory(), conflicts: 0.into(), feed_paused: Arc::default(), history_lost: false.into(), snapshot_misses: 0.into() }
+        Contended { inner: podstore::Embedded::in_memory(), conflicts: 0.into(), lost_answers: 0.into(), feed_paused: Arc::default(), history_lost: false.into(), snapshot_misses: 0.into() }
+    }
+}
+
+impl Contended {
+    /// A write's answer, or the IO error of a lost answer.
+    fn answer<T>(&self, r: Result<T, podstore::StoreError>) -> Result<T, podstore::StoreError> {
+        use std::sync::atomic::Ordering;
+        if r.is_ok() && self.lost_answers.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(podstore::StoreError::Io("the connection to the member was reset".into()));
+        }
+        r
     }
 }
 
@@ -410,7 +424,7 @@ impl podstore::Store for Contended {
         self.inner.range(prefix, start_after, limit)
     }
     fn create(&self, key: &str, value: Vec<u8>) -> Result<podstore::Revision, podstore::StoreError> {
-        self.inner.create(key, value)
+        self.answer(self.inner.create(key, value))
     }
     fn update(&self, key: &str, value: Vec<u8>, expected: podstore::Revision) -> Result<podstore::Revision, podstore::StoreError> {
         use std::sync::atomic::Ordering;
@@ -418,10 +432,10 @@ impl podstore::Store for Contended {
             let current = self.inner.get(key)?.ok_or(podstore::StoreError::NotFound)?;
             return Err(podstore::StoreError::Conflict { current: Box::new(current) });
         }
-        self.inner.update(key, value, expected)
+        self.answer(self.inner.update(key, value, expected))
     }
     fn delete(&self, key: &str, expected: podstore::Revision) -> Result<(podstore::Revision, podstore::KeyValue), podstore::StoreError> {
-        self.inner.delete(key, expected)
+        self.answer(self.inner.delete(key, expected))
     }
     fn range_at(&self, prefix: &str, revision: podstore::Revision) -> Result<podstore::RangeResult, podstore::StoreError> {
         use std::sync::atomic::Ordering;
@@ -510,6 +524,39 @@ fn patches_retry_conflicts_up_to_max_conflict_retries() {
     let e = patch("b").unwrap_err();
     assert_eq!((e.code, e.reason), (409, "Conflict"), "{e}");
     assert_eq!(store.conflicts.load(Ordering::SeqCst), 0, "every attempt was made");
+}
+
+/// A write whose outcome the store cannot tell (applied, its answer lost)
+/// is answered as failed, 500, and not decided again: a delete decided
+/// again would find the object gone and answer NotFound, a create
+/// AlreadyExists, an update Conflict — each a lie about a write that took
+/// effect. Found by the crash test with an etcd member killed
+/// (`tests/tests/crash.rs`, seed 2).
+#[test]
+fn a_write_whose_answer_is_lost_is_a_failure_not_decided_again() {
+    use podcore::admission::UpdateTarget;
+    use std::sync::atomic::Ordering;
+    let store = Arc::new(Contended::new());
+    let reg = Registry::open(store.clone(), 100, 300).unwrap();
+    reg.bootstrap().unwrap();
+    let lease = |name: &str| {
+        let mut l = podcore::types::Lease::default();
+        l.metadata.name = name.into();
+        podcore::object::Object::Lease(l)
+    };
+    store.lost_answers.store(1, Ordering::SeqCst);
+    let e = reg.create("default", lease("a"), Mode::Commit).unwrap_err();
+    assert_eq!(e.code, 500, "{e}");
+    let mut l = reg.get(Kind::Lease, "default", "a").expect("the create took effect");
+    store.lost_answers.store(1, Ordering::SeqCst);
+    l.meta_mut().labels.insert("x".into(), "y".into());
+    let e = reg.update(Kind::Lease, "default", "a", l, UpdateTarget::Main, Mode::Commit).unwrap_err();
+    assert_eq!(e.code, 500, "{e}");
+    assert_eq!(reg.get(Kind::Lease, "default", "a").unwrap().meta().labels.get("x").map(String::as_str), Some("y"), "the update took effect");
+    store.lost_answers.store(1, Ordering::SeqCst);
+    let e = reg.delete(Kind::Lease, "default", "a", &Default::default(), Mode::Commit).unwrap_err();
+    assert_eq!(e.code, 500, "{e}");
+    assert!(reg.get(Kind::Lease, "default", "a").is_err(), "the delete took effect");
 }
 
 /// A write is decided first on the watch cache; when the cache is behind the

@@ -363,6 +363,8 @@ pub enum Safeguard {
     ReplicasetUpdates,
     /// A failed write lowering the ReplicaSet expectation it raised.
     FailedWrites,
+    /// A leader stopping at its renew deadline, before a standby can take over (with --handovers).
+    RenewDeadline,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -385,6 +387,9 @@ pub struct ModelArgs {
     /// Times the apiserver refuses the ReplicaSet or Deployment controller's next write (503).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub refusals: u8,
+    /// Times the leading ReplicaSet controller or scheduler loses its lease to a standby.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub handovers: u8,
     /// Kubelets that may die.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub node_failures: u8,
@@ -440,6 +445,7 @@ impl ModelArgs {
         cfg.crashes = self.crashes;
         cfg.resyncs = self.resyncs;
         cfg.refusals = self.refusals;
+        cfg.handovers = self.handovers;
         cfg.node_failures = self.node_failures;
         cfg.container_exits = self.exits;
         cfg.rollout = self.rollout;
@@ -461,12 +467,16 @@ impl ModelArgs {
                 Safeguard::RvPrecondition => cfg.check_resource_version = false,
                 Safeguard::ReplicasetUpdates => cfg.deployment.wake_on_replicaset_updates = false,
                 Safeguard::FailedWrites => cfg.rs.lower_expectations_on_failure = false,
+                Safeguard::RenewDeadline => cfg.renew_deadline = false,
             }
         }
         cfg.symmetry = match self.symmetry {
             SymmetryArg::Off => Symmetry::Off,
             SymmetryArg::Nodes => Symmetry::Nodes,
         };
+        if cfg.symmetry != Symmetry::Off && cfg.handovers > 0 {
+            return Err("--symmetry nodes: not with --handovers (a deposed leader's machine is not renamed)".into());
+        }
         if cfg.symmetry != Symmetry::Off && cfg.nodes > model::symmetry::MAX_SYMMETRIC_NODES {
             return Err(format!("--symmetry nodes: at most {} nodes (the scheduler's pass is explored in every order of nodes), got {}", model::symmetry::MAX_SYMMETRIC_NODES, cfg.nodes));
         }

@@ -91,6 +91,16 @@ pub struct ModelConfig {
     /// next step; the scheduler's refused binding backs off, which needs
     /// the clock (`ticks`), so it is left out to keep the space small.
     pub refusals: u8,
+    /// Times the leading ReplicaSet controller or scheduler (those of
+    /// `handover_of`) loses its lease and a standby takes over
+    /// (`Action::Handover`), starting from a relist as a restart does.
+    pub handovers: u8,
+    pub handover_of: Vec<Component>,
+    /// The old leader stops acting at its renew deadline, before its lease
+    /// can expire and a standby take over (a safeguard: off, the old leader
+    /// goes on acting on its cache beside the new one until it notices,
+    /// `Action::StepDeposed`).
+    pub renew_deadline: bool,
     /// Kubelets that die for good.
     pub node_failures: u8,
     /// Containers that exit with code 1.
@@ -144,6 +154,9 @@ impl Default for ModelConfig {
             crashes: 0,
             resyncs: 0,
             refusals: 0,
+            handovers: 0,
+            handover_of: vec![Component::ReplicaSets, Component::Scheduler],
+            renew_deadline: true,
             node_failures: 0,
             container_exits: 0,
             rollout: false,

@@ -43,6 +43,8 @@ impl Model for PodChainModel {
             crashes_left: cfg.crashes,
             resyncs_left: cfg.resyncs,
             refusals_left: cfg.refusals,
+            handovers_left: cfg.handovers,
+            deposed: BTreeMap::new(),
             node_failures_left: cfg.node_failures,
             exits_left: cfg.container_exits,
             ticks_left: cfg.ticks,
@@ -80,6 +82,13 @@ impl Model for PodChainModel {
             }
             if s.refusals_left > 0 && matches!(c, Component::ReplicaSets | Component::Deployments) && !s.cluster.refusing.contains(&c.name()) {
                 actions.push(Action::RefuseWrite(c));
+            }
+            if s.handovers_left > 0 && self.cfg.handover_of.contains(&c) && !s.deposed.contains_key(&c) {
+                actions.push(Action::Handover(c));
+            }
+            if s.deposed.contains_key(&c) {
+                actions.push(Action::StepDeposed(c));
+                actions.push(Action::Notice(c));
             }
         }
         if s.exits_left > 0 {
@@ -141,6 +150,32 @@ impl Model for PodChainModel {
                     Component::Scheduler => n.cluster.restart_scheduler(),
                     _ => {}
                 }
+                n
+            }
+            Action::Handover(c) => {
+                let mut n = s.clone();
+                n.handovers_left -= 1;
+                if !self.cfg.renew_deadline {
+                    let machine = match c {
+                        Component::ReplicaSets => DeposedMachine::ReplicaSets(s.cluster.replicasets.clone()),
+                        Component::Scheduler => DeposedMachine::Scheduler(s.cluster.scheduler.clone()),
+                        _ => return None,
+                    };
+                    n.deposed.insert(c, Deposed { machine, cache: self.view(s, c).clone() });
+                }
+                n.caches.insert(c, self.fresh(s, c));
+                n.cache_revisions.insert(c, s.cluster.revision);
+                match c {
+                    Component::ReplicaSets => n.cluster.restart_replicasets(),
+                    Component::Scheduler => n.cluster.restart_scheduler(),
+                    _ => {}
+                }
+                n
+            }
+            Action::StepDeposed(c) => self.step_deposed(s, c),
+            Action::Notice(c) => {
+                let mut n = s.clone();
+                n.deposed.remove(&c);
                 n
             }
             Action::ExitContainer(i) => {
@@ -217,6 +252,10 @@ impl Model for PodChainModel {
             Action::Sync(c) => format!("{}'s watch catches up", c.name()),
             Action::Restart(c) => format!("{} crashes and restarts", c.name()),
             Action::Resync(c) => format!("{}'s informers resync", c.name()),
+            Action::Handover(c) if self.cfg.renew_deadline => format!("{} loses its lease, having stopped at its renew deadline; a standby takes over", c.name()),
+            Action::Handover(c) => format!("{} loses its lease without noticing; a standby takes over", c.name()),
+            Action::StepDeposed(c) => format!("the deposed {} acts on its old cache", c.name()),
+            Action::Notice(c) => format!("the deposed {} notices it lost its lease and stops", c.name()),
             Action::RefuseWrite(c) => format!("the apiserver will refuse {}'s next write (503)", c.name()),
             Action::ExitContainer(i) => format!("a container on node-{i} exits with code 1"),
             Action::FailNode(i) => format!("node-{i}'s kubelet dies"),

@@ -172,7 +172,7 @@ pub fn explore(cfg: ModelConfig, addr: &str) -> ! {
 /// Faults and changes of the desired state: the actions that "stop" before
 /// liveness is asked of the rest.
 pub fn is_fault(a: &Action) -> bool {
-    matches!(a, Action::Restart(_) | Action::RefuseWrite(_) | Action::ExitContainer(_) | Action::FailNode(_) | Action::UpdateImage | Action::Scale(_) | Action::DeleteDeployment)
+    matches!(a, Action::Restart(_) | Action::Handover(_) | Action::RefuseWrite(_) | Action::ExitContainer(_) | Action::FailNode(_) | Action::UpdateImage | Action::Scale(_) | Action::DeleteDeployment)
 }
 
 /// Weak-fairness classes: each component's step and each component's watch

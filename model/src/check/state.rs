@@ -1,6 +1,6 @@
 //! The model's state and its actions.
 
-use crate::cluster::{Cluster, Store};
+use crate::cluster::{Cluster, Fed, Store};
 use podcore::time::Time;
 use podcore::types::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +19,15 @@ pub enum Action {
     /// The component crashes and restarts: in-memory state is lost and the
     /// cache is relisted.
     Restart(Component),
+    /// The leader `c` loses its lease and a standby takes over, from a
+    /// relist (a fresh machine and cache). With the renew deadline the old
+    /// leader stopped before; without it, it goes on (`deposed`).
+    Handover(Component),
+    /// The deposed leader, its lease lost unnoticed, takes one pass over the
+    /// cache it had when it lost it, with the machine state it had.
+    StepDeposed(Component),
+    /// The deposed leader notices it lost its lease and stops.
+    Notice(Component),
     /// The controller's informers resync: every object it holds is
     /// delivered again unchanged, waking what such an update wakes. This is
     /// how, in the model, a controller comes to decide again on a cache that
@@ -59,6 +68,9 @@ pub struct State {
     pub crashes_left: u8,
     pub resyncs_left: u8,
     pub refusals_left: u8,
+    pub handovers_left: u8,
+    /// Leaders that lost their lease and have not noticed (renew deadline off).
+    pub deposed: BTreeMap<Component, Deposed>,
     pub node_failures_left: u8,
     pub exits_left: u8,
     pub ticks_left: u8,
@@ -71,6 +83,20 @@ pub struct State {
     pub bound: BTreeMap<String, String>,
     /// Transition-level safety violations seen on the way to this state.
     pub violations: BTreeSet<String>,
+}
+
+/// A leader that lost its lease and does not know it: its machine and the
+/// cache it had then.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Deposed {
+    pub machine: DeposedMachine,
+    pub cache: Store,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DeposedMachine {
+    ReplicaSets(Fed<podcore::controller::replicaset::ReplicaSetController>),
+    Scheduler(Fed<podcore::controller::scheduler::Scheduler>),
 }
 
 pub struct PodChainModel {

@@ -83,6 +83,33 @@ impl PodChainModel {
         n
     }
 
+    /// One pass of the deposed leader `c` (see `Deposed`): its machine and
+    /// old cache stand in for the current leader's for the pass, and the
+    /// pass is checked as any pass of `c` is.
+    pub(super) fn step_deposed(&self, s: &State, c: Component) -> State {
+        let mut n = s.clone();
+        let Some(mut d) = n.deposed.remove(&c) else { return n };
+        let before = s.cluster.objects.clone();
+        let view = d.cache.clone();
+        match &mut d.machine {
+            DeposedMachine::ReplicaSets(m) => {
+                std::mem::swap(m, &mut n.cluster.replicasets);
+                let (_, unfounded) = n.cluster.step_replicasets(&view);
+                n.violations.extend(unfounded);
+                std::mem::swap(m, &mut n.cluster.replicasets);
+            }
+            DeposedMachine::Scheduler(m) => {
+                std::mem::swap(m, &mut n.cluster.scheduler);
+                n.cluster.step_scheduler(&view, &[]);
+                std::mem::swap(m, &mut n.cluster.scheduler);
+            }
+        }
+        n.deposed.insert(c, d);
+        self.check_transition(&before, &mut n, c);
+        self.check_lost_updates(&before, &view, &mut n, c);
+        n
+    }
+
     /// No lost update: a successful update replaces the version its writer
     /// based it on. A write based on an older version, over changes to the
     /// same part (spec and metadata, or status) that its writer never saw,
@@ -251,6 +278,11 @@ impl PodChainModel {
             return (false, None);
         }
         let mut wake: Option<Time> = None;
+        for c in s.deposed.keys() {
+            if self.step_deposed(s, *c).cluster.objects != s.cluster.objects {
+                return (false, None);
+            }
+        }
         for c in self.components() {
             let stepped = self.step(s, c);
             // A write refused is a write tried: the component has work.

@@ -204,8 +204,20 @@ pub async fn run(opts: &Options) -> Result<ScenarioReport, String> {
     })
     .await;
     record(&mut r, "load generator ceiling, 100 writers against a trivial endpoint", &ceiling, None);
+    // One writer's bound: its HTTP round trip (the same client, a trivial
+    // endpoint) and one fdatasync, back to back, per write.
+    let trivial1 = Client::new(&trivial_endpoint().await?, None, "podchain-bench");
+    let rtt = closed_loop(1, secs, move |writer, n| {
+        let c = trivial1.clone();
+        async move { c.create(&lease(&format!("r-{writer}-{n}"))).await.map(|_| ()).map_err(|e| e.to_string()) }
+    })
+    .await;
+    record(&mut r, "load generator ceiling, 1 writer against a trivial endpoint (the HTTP round trip)", &rtt, None);
+    let one_writer_bound = 1.0 / (1.0 / rtt.per_second().max(1e-9) + 1.0 / floor.max(1e-9));
+    r.figure("1 writer's bound: an HTTP round trip then an fdatasync, per write", one_writer_bound, "writes/s", None);
     progress.done();
     r.ratio("1 writer over the fdatasync floor", embedded[0], "podchain, 1 writer", floor, "fdatasync floor", Target::at_least(0.8, "issue 12"), Target::at_least(0.15, "regression bound"));
+    r.ratio("1 writer over its bound (round trip + fdatasync)", embedded[0], "podchain, 1 writer", one_writer_bound, "round trip + fdatasync", None, None);
     if let Some(e100) = etcd_rates.get(2) {
         r.ratio("100 writers over etcd's 100 writers", embedded[2], "podchain, 100 writers", *e100, "etcd, 100 writers", Target::at_least(3.0, "issue 12"), Target::at_least(0.2, "regression bound"));
         r.ratio("1 writer over etcd's 1 writer", embedded[0], "podchain, 1 writer", etcd_rates[0], "etcd, 1 writer", None, None);

@@ -126,6 +126,9 @@ struct State {
 struct Staged {
     bytes: Vec<u8>,
     event: Event,
+    /// Its writer waits here: woken when the commit covering it ends, or
+    /// when it is first in line to lead the next (not by every commit).
+    wake: Arc<Condvar>,
 }
 
 struct Log {
@@ -320,8 +323,9 @@ impl Embedded {
         }
         let after = (ev.kind == EventKind::Put).then(|| ev.kv.clone());
         st.overlay.insert(key.to_string(), (rev, after));
-        st.staged.push_back(Staged { bytes, event: ev.clone() });
-        drop(sh.wait_durable(st, rev)?);
+        let wake = Arc::new(Condvar::new());
+        st.staged.push_back(Staged { bytes, event: ev.clone(), wake: wake.clone() });
+        drop(sh.wait_durable_on(st, rev, &wake)?);
         self.notify();
         Ok(ev)
     }
@@ -344,7 +348,18 @@ impl Shared {
 
     /// Returns once revision `rev` is durable (leading group commits while
     /// no one else does), or fails if the log failed first.
-    fn wait_durable<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, State>, rev: Revision) -> Result<MutexGuard<'a, State>, StoreError> {
+    fn wait_durable<'a>(self: &'a Arc<Self>, st: MutexGuard<'a, State>, rev: Revision) -> Result<MutexGuard<'a, State>, StoreError> {
+        self.wait_durable_on(st, rev, &self.changed)
+    }
+
+    /// `wait_durable`, sleeping on `wake` between commits. A staged write
+    /// sleeps on its own condition variable, so a commit wakes the writers
+    /// it covered and the one to lead next, not every writer waiting (with
+    /// a hundred writers, waking all of them at each commit to find most
+    /// still waiting was most of the store's cost: the kernel's context
+    /// switches, in perf). Others (an answer held for a write not yet
+    /// durable) sleep on `changed`, which every commit signals.
+    fn wait_durable_on<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, State>, rev: Revision, wake: &Condvar) -> Result<MutexGuard<'a, State>, StoreError> {
         loop {
             if st.revision >= rev {
                 return Ok(st);
@@ -352,7 +367,7 @@ impl Shared {
             if let Some(why) = &st.failed {
                 return Err(StoreError::Io(format!("the write was not made durable: {why}")));
             }
-            st = if st.flushing { self.wait(st) } else { self.flush_batch(st) };
+            st = if st.flushing { wake.wait(st).unwrap_or_else(|p| p.into_inner()) } else { self.flush_batch(st) };
         }
     }
 
@@ -362,6 +377,7 @@ impl Shared {
         st.flushing = true;
         let mut bytes = Vec::new();
         let mut batch = Vec::new();
+        let mut covered = Vec::new();
         while let Some(s) = st.staged.front() {
             if !batch.is_empty() && bytes.len() + s.bytes.len() > MAX_BATCH_BYTES {
                 break;
@@ -369,6 +385,7 @@ impl Shared {
             let s = st.staged.pop_front().expect("front exists");
             bytes.extend_from_slice(&s.bytes);
             batch.push(s.event);
+            covered.push(s.wake);
         }
         drop(st);
         let mut log = self.lock_log();
@@ -395,11 +412,19 @@ impl Shared {
             }
             Err(e) => {
                 st.failed = Some(format!("{}: {e}", log_ref.disk.describe(LOG_NAME)));
-                st.staged.clear();
+                // Every write not yet durable fails: wake them all to say so.
+                covered.extend(st.staged.drain(..).map(|s| s.wake));
                 st.overlay.clear();
             }
         }
         drop(log);
+        for w in &covered {
+            w.notify_one();
+        }
+        // The first in line leads the next commit.
+        if let Some(next) = st.staged.front() {
+            next.wake.notify_one();
+        }
         self.changed.notify_all();
         st
     }

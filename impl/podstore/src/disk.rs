@@ -20,6 +20,11 @@ pub trait LogFile: Send {
     fn sync(&mut self) -> io::Result<()>;
     /// Cuts the file to `len` bytes, durably.
     fn truncate(&mut self, len: u64) -> io::Result<()>;
+    /// Cuts the file to `len` bytes with no sync: a file about to be
+    /// closed and gone, given back to the file system a piece at a time.
+    fn shrink(&mut self, len: u64) -> io::Result<()> {
+        self.truncate(len)
+    }
 }
 
 /// A directory of files.
@@ -66,6 +71,9 @@ impl LogFile for OsFile {
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.0.set_len(len)?;
         self.0.sync_all()
+    }
+    fn shrink(&mut self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
     }
 }
 

@@ -24,9 +24,10 @@
 //! the live data, a background thread rewrites it as a snapshot: it copies
 //! the live keys at one revision (under the locks, briefly), writes them to
 //! a new file with no lock held while writers keep appending to the old log
-//! (their batches are also kept aside), then, holding off flushes only for
-//! that, appends those batches to the new file, syncs it and renames it over
-//! the old one.
+//! (their batches are also kept aside), catches up with those batches
+//! round by round with no lock held, then, holding off flushes only for
+//! that, appends the last of them to the new file, syncs it and renames it
+//! over the old one.
 //!
 //! **Opening.** The log is replayed. A bad record is a torn final write, cut
 //! off and reported, only when it can be one: zeros to the end of the file,
@@ -79,6 +80,13 @@ pub const SECTOR_BYTES: usize = 512;
 pub const LOG_NAME: &str = "wal.log";
 /// The new log while a rewrite writes it.
 pub const REWRITE_NAME: &str = "wal.log.rewrite";
+/// A rewrite catches up with the writes made since its snapshot, without
+/// holding writers off, until one round has less than this to copy ...
+const REWRITE_CATCH_UP_BYTES: usize = 256 * 1024;
+/// ... or after this many rounds; the swap copies what is left.
+const REWRITE_CATCH_UP_ROUNDS: usize = 16;
+/// The old log is given back to the file system this much at a time.
+const REWRITE_RELEASE_BYTES: u64 = 16 * 1024 * 1024;
 
 type Notify = Arc<dyn Fn() + Send + Sync>;
 
@@ -448,6 +456,26 @@ impl Shared {
             Ok((f, total))
         })();
         drop(snapshot);
+        // Catch up with no lock held: append and sync the batches written
+        // since the snapshot, round after round while writers go on, so
+        // that the swap has only the last little to copy.
+        let mut written = written;
+        for _ in 0..REWRITE_CATCH_UP_ROUNDS {
+            let Ok((f, n)) = written.as_mut() else { break };
+            let chunk = {
+                let mut log = self.lock_log();
+                let log = log.as_mut().expect("a logged store has a log");
+                std::mem::take(log.tail.as_mut().expect("collected since the snapshot"))
+            };
+            if let Err(e) = f.append(&chunk).and_then(|_| f.sync()) {
+                written = Err(e);
+                break;
+            }
+            *n += chunk.len() as u64;
+            if chunk.len() < REWRITE_CATCH_UP_BYTES {
+                break;
+            }
+        }
         let swap_started = std::time::Instant::now();
         let mut log = self.lock_log();
         let log_ref = log.as_mut().expect("a logged store has a log");
@@ -458,9 +486,12 @@ impl Shared {
             disk.rename(REWRITE_NAME, LOG_NAME)?;
             Ok((f, n + tail.len() as u64))
         });
+        // The old log, closed only once writers go on: its last close frees
+        // the whole file, which takes the file system a while.
+        let mut replaced = None;
         let ok = match swapped {
             Ok((f, n)) => {
-                log_ref.file = f;
+                replaced = Some((std::mem::replace(&mut log_ref.file, f), log_ref.bytes));
                 log_ref.bytes = n;
                 true
             }
@@ -472,6 +503,19 @@ impl Shared {
         let mut st = self.lock_state();
         drop(log);
         hold += swap_started.elapsed();
+        drop(st);
+        // Freed a piece at a time: freeing hundreds of megabytes at once
+        // holds up the file system's journal, and with it every writer's
+        // fdatasync.
+        if let Some((mut old, mut len)) = replaced {
+            while len > 0 {
+                len = len.saturating_sub(REWRITE_RELEASE_BYTES);
+                if old.shrink(len).is_err() {
+                    break;
+                }
+            }
+        }
+        let mut st = self.lock_state();
         st.rewriting = false;
         st.stats.rewrites += ok as u64;
         st.stats.rewrite_failures += !ok as u64;

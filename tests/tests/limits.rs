@@ -53,6 +53,8 @@ const AT_THE_BOUND: &[(&str, &str, &str)] = &[
     ("MAX_REQUEST_BODY_BYTES", "impl/apiserver/tests/http.rs", "request_bodies_are_bounded_in_size_and_depth"),
     ("MAX_REQUIREMENTS", "impl/podcore/src/labels.rs", "bad_selectors_are_rejected_with_position"),
     ("MAX_RETRY", "impl/client/src/informer.rs", "retries_double_up_to_max_retry"),
+    ("MAX_RETRIES_AFTER_429", "impl/client/src/lib.rs", "a_429_with_retry_after_is_sent_again_at_most_max_retries_after_429_times"),
+    ("MAX_RETRY_AFTER", "impl/client/src/lib.rs", "a_retry_after_is_waited_up_to_max_retry_after"),
     ("MAX_SELECTOR_LEN", "impl/podcore/src/labels.rs", "bad_selectors_are_rejected_with_position"),
     ("MAX_SETTLE_ROUNDS", "model/tests/harness.rs", "settling_is_bounded_in_rounds"),
     ("MAX_TRIES", "impl/etcdstore/tests/etcd.rs", "a_request_no_member_answers_is_tried_max_tries_times_more"),

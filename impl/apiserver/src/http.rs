@@ -52,6 +52,7 @@ pub const SNAPSHOT_REVISION_HEADER: &str = "X-Podchain-Snapshot-Revision";
 pub struct Ctx {
     pub registry: Arc<Registry>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub inflight: crate::inflight::InFlight,
     pub address: String,
     pub bookmark_interval: Duration,
 }
@@ -64,9 +65,21 @@ pub fn json_response(code: StatusCode, v: &Value) -> Response<RespBody> {
     Response::builder().status(code).header("Content-Type", "application/json").body(full(serde_json::to_vec(v).unwrap_or_default())).expect("valid response")
 }
 
+/// The error as its `metav1.Status`; one that says how long to wait before
+/// trying again also says it in `Retry-After`, as upstream.
 pub fn error_response(e: &ApiError) -> Response<RespBody> {
     let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(code, &serde_json::to_value(e.to_status()).unwrap_or_default())
+    let mut resp = json_response(code, &serde_json::to_value(e.to_status()).unwrap_or_default());
+    if let Some(s) = e.details.as_ref().and_then(|d| d.retry_after_seconds).filter(|s| *s > 0) {
+        resp.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from(s));
+    }
+    resp
+}
+
+fn render_metrics(ctx: &Ctx) -> String {
+    let mut out = ctx.metrics.render();
+    ctx.inflight.render(&mut out);
+    out
 }
 
 /// A parsed resource URL.
@@ -106,12 +119,25 @@ fn verb_of(m: &Method) -> &'static str {
 pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBody>, Infallible> {
     let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let mut counted = Counted { user_agent, verb: verb_of(req.method()), resource: String::new() };
+    // The in-flight limits, before anything of the request is read.
+    let ticket = match ctx.inflight.admit(crate::inflight::classify(req.method(), req.uri().path(), req.uri().query())) {
+        Ok(t) => t,
+        Err(e) => {
+            let resp = error_response(&e);
+            ctx.metrics.request(&counted.user_agent, counted.verb, &counted.resource, resp.status().as_u16());
+            return Ok(resp);
+        }
+    };
     let resp = match route(&ctx, req, &mut counted).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
     ctx.metrics.request(&counted.user_agent, counted.verb, &counted.resource, resp.status().as_u16());
-    Ok(resp)
+    if !ticket.holds() {
+        return Ok(resp);
+    }
+    // The place is held until the response is sent.
+    Ok(resp.map(|b| crate::inflight::Held::new(b, ticket).boxed()))
 }
 
 async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) -> Result<Response<RespBody>, ApiError> {
@@ -130,7 +156,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
         (&Method::GET, ["openapi", "v3"]) => return Ok(json_response(StatusCode::OK, &openapi::index())),
         (&Method::GET, ["openapi", "v3", gv @ ..]) => return openapi::document(&gv.join("/")).map(|d| json_response(StatusCode::OK, d)).ok_or_else(|| not_found_path(&path)),
         (&Method::GET, ["debug", "store", "snapshot"]) => return store_snapshot(ctx).await,
-        (&Method::GET, ["metrics"]) => return Ok(Response::builder().header("Content-Type", "text/plain; version=0.0.4").body(full(ctx.metrics.render())).unwrap()),
+        (&Method::GET, ["metrics"]) => return Ok(Response::builder().header("Content-Type", "text/plain; version=0.0.4").body(full(render_metrics(ctx))).unwrap()),
         _ => {}
     }
     let (group, version, rest) = match segs.as_slice() {

@@ -6,10 +6,12 @@
 //! - `discovery`, `table`: what kubectl needs to find and print resources.
 //! - `openapi`: the OpenAPI v3 documents kubectl's validation reads.
 //! - `metrics`: `/metrics`, requests counted by client, verb and resource.
+//! - `inflight`: the in-flight limits, 429 with Retry-After beyond them.
 
 pub mod decode;
 pub mod discovery;
 pub mod http;
+pub mod inflight;
 pub mod metrics;
 pub mod openapi;
 pub mod registry;
@@ -31,9 +33,29 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Events kept per resource in the watch cache.
     pub window_events: usize,
-    pub bookmark_interval: Duration,
     /// tolerationSeconds added to pods for not-ready/unreachable (upstream 300).
     pub default_toleration_seconds: i64,
+    pub serving: Serving,
+}
+
+/// How requests are served, whatever the store.
+#[derive(Clone, Debug)]
+pub struct Serving {
+    pub bookmark_interval: Duration,
+    /// Read-only requests served at once (0: no limit).
+    pub max_requests_inflight: usize,
+    /// Mutating requests served at once (0: no limit).
+    pub max_mutating_requests_inflight: usize,
+}
+
+impl Default for Serving {
+    fn default() -> Self {
+        Serving {
+            bookmark_interval: Duration::from_secs(5),
+            max_requests_inflight: inflight::DEFAULT_MAX_REQUESTS_INFLIGHT,
+            max_mutating_requests_inflight: inflight::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+        }
+    }
 }
 
 impl Default for Config {
@@ -41,8 +63,8 @@ impl Default for Config {
         Config {
             listen: DEFAULT_LISTEN.parse().expect("DEFAULT_LISTEN is an address"),
             window_events: watchcache::DEFAULT_WINDOW_EVENTS,
-            bookmark_interval: Duration::from_secs(5),
             default_toleration_seconds: podcore::defaults::DEFAULT_NOT_READY_TOLERATION_SECONDS,
+            serving: Serving::default(),
         }
     }
 }
@@ -56,12 +78,13 @@ pub async fn serve(cfg: Config, store: Arc<dyn podstore::Store>) -> Result<(), S
     }
     let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("binding {}: {e}", cfg.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    serve_on(listener, registry, addr.to_string(), cfg.bookmark_interval).await
+    serve_on(listener, registry, addr.to_string(), cfg.serving).await
 }
 
 /// Serves on an already bound listener.
-pub async fn serve_on(listener: tokio::net::TcpListener, registry: Arc<Registry>, address: String, bookmark_interval: Duration) -> Result<(), String> {
-    let ctx = Arc::new(http::Ctx { registry: registry.clone(), metrics: Default::default(), address, bookmark_interval });
+pub async fn serve_on(listener: tokio::net::TcpListener, registry: Arc<Registry>, address: String, serving: Serving) -> Result<(), String> {
+    let inflight = inflight::InFlight::new(serving.max_requests_inflight, serving.max_mutating_requests_inflight);
+    let ctx = Arc::new(http::Ctx { registry: registry.clone(), metrics: Default::default(), inflight, address, bookmark_interval: serving.bookmark_interval });
     // Upstream's namespace controller, reduced: finish terminating namespaces.
     let r = registry.clone();
     tokio::spawn(async move {

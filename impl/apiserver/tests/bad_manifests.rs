@@ -26,7 +26,7 @@ async fn every_bad_manifest_gets_its_status_and_a_message_naming_the_field() {
     reg.bootstrap().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_secs(5)));
+    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Default::default()));
     let c = Client::new(&format!("http://{addr}"), None, "bad-manifests");
 
     let mut failures = Vec::new();

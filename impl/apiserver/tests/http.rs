@@ -17,7 +17,7 @@ async fn start(window_events: usize) -> Client {
     reg.bootstrap().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_millis(100)));
+    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), apiserver::Serving { bookmark_interval: Duration::from_millis(100), ..Default::default() }));
     Client::new(&format!("http://{addr}"), None, "apiserver-test")
 }
 
@@ -369,7 +369,7 @@ async fn list_pages_are_bounded_at_max_list_limit() {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_secs(5)));
+    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Default::default()));
     let c = Client::new(&format!("http://{addr}"), None, "apiserver-test");
     let leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
     let page = c.request(Method::GET, &format!("{leases}?limit={}", MAX_LIST_LIMIT + 1), None).await.unwrap();
@@ -622,7 +622,7 @@ async fn oversized_bodies_are_drained_within_their_bounds() {
     reg.bootstrap().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_secs(5)));
+    tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Default::default()));
     let request = |len: usize| format!("POST {PODS} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n");
     let status_of = |mut s: tokio::net::TcpStream| async move {
         let mut buf = vec![0u8; 64];

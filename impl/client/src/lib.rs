@@ -26,6 +26,43 @@ use std::time::Duration;
 
 /// Longest a non-watch request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Times a request answered 429 with `Retry-After` is sent again (client-go's
+/// default); the answer after the last is the caller's.
+pub const MAX_RETRIES_AFTER_429: usize = 10;
+/// Longest `Retry-After` waited, whatever the server says.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// How long a 429 asks to be waited: its `Retry-After` in seconds, at most
+/// `MAX_RETRY_AFTER`; None for any other answer, or one without the header.
+fn retry_after(status: StatusCode, headers: &hyper::HeaderMap) -> Option<Duration> {
+    if status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let secs: u64 = headers.get(hyper::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+/// The wait before a retry: `Retry-After`, and up to as long again, drawn
+/// from `r`. The server refuses all it cannot take at once and gives each
+/// the same `Retry-After`; were they all sent again after exactly that
+/// long, they would arrive together and most be refused again, round after
+/// round. Spread over the second interval, they arrive as the server frees
+/// places.
+fn jittered(wait: Duration, r: u64) -> Duration {
+    let spread = wait.as_nanos() as u64;
+    if spread == 0 {
+        return wait;
+    }
+    wait + Duration::from_nanos(r % spread)
+}
+
+/// A number no other call gets (std's hasher keys are drawn per instance).
+fn random() -> u64 {
+    use std::hash::BuildHasher;
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    std::collections::hash_map::RandomState::new().hash_one(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 /// Longest line a watch stream may send (one event).
 pub const MAX_WATCH_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
@@ -115,8 +152,7 @@ impl Client {
     /// Sends to the apiserver in use; when it cannot be connected to (so the
     /// request was never sent, whatever its method), to the next, which is
     /// then the one in use.
-    async fn send(&self, method: Method, path: &str, body: Option<(Vec<u8>, &str)>) -> Result<hyper::Response<Incoming>, ApiError> {
-        let body = body.map(|(bytes, ct)| (Bytes::from(bytes), ct.to_string()));
+    async fn send(&self, method: Method, path: &str, body: &Option<(Bytes, String)>) -> Result<hyper::Response<Incoming>, ApiError> {
         let n = self.servers.len();
         let first = self.current.load(std::sync::atomic::Ordering::Relaxed);
         for i in 0..n {
@@ -125,7 +161,7 @@ impl Client {
             if let Some(t) = &self.token {
                 b = b.header("Authorization", format!("Bearer {t}"));
             }
-            let req = match &body {
+            let req = match body {
                 Some((bytes, ct)) => b.header("Content-Type", ct.as_str()).body(Full::new(bytes.clone())),
                 None => b.body(Full::new(Bytes::new())),
             }
@@ -151,9 +187,26 @@ impl Client {
     }
 
     /// `request`, answered with the body as it came (`/metrics` is text).
+    /// An answer of 429 Too Many Requests with `Retry-After` (the apiserver's
+    /// in-flight limit: the request was refused before it was read, whatever
+    /// its method) is waited out and the request sent again, as client-go
+    /// (and up to as long again, `jittered`, which client-go does not), at
+    /// most `MAX_RETRIES_AFTER_429` times, all within `REQUEST_TIMEOUT`.
     pub async fn request_bytes(&self, method: Method, path: &str, body: Option<(Vec<u8>, &str)>) -> Result<Bytes, ApiError> {
+        let body = body.map(|(bytes, ct)| (Bytes::from(bytes), ct.to_string()));
         let fut = async {
-            let resp = self.send(method, path, body).await?;
+            let mut retries = 0;
+            let resp = loop {
+                let resp = self.send(method.clone(), path, &body).await?;
+                match retry_after(resp.status(), resp.headers()) {
+                    Some(wait) if retries < MAX_RETRIES_AFTER_429 => {
+                        retries += 1;
+                        drop(resp);
+                        tokio::time::sleep(jittered(wait, random())).await;
+                    }
+                    _ => break resp,
+                }
+            };
             let code = resp.status();
             let bytes = resp.into_body().collect().await.map_err(transport)?.to_bytes();
             if !code.is_success() {
@@ -248,7 +301,7 @@ impl Client {
         let mut q = opts.query();
         let extra = format!("watch=true&allowWatchBookmarks=true&timeoutSeconds={timeout_seconds}&resourceVersion={resource_version}");
         q = if q.is_empty() { extra } else { format!("{q}&{extra}") };
-        let resp = tokio::time::timeout(REQUEST_TIMEOUT, self.send(Method::GET, &format!("{}?{q}", collection_path(kind, ns)), None)).await.map_err(|_| transport("watch request timed out"))??;
+        let resp = tokio::time::timeout(REQUEST_TIMEOUT, self.send(Method::GET, &format!("{}?{q}", collection_path(kind, ns)), &None)).await.map_err(|_| transport("watch request timed out"))??;
         if resp.status() != StatusCode::OK {
             let code = resp.status();
             let bytes = resp.into_body().collect().await.map_err(transport)?.to_bytes();
@@ -460,5 +513,90 @@ mod tests {
         let mut w = c.watch(Kind::Pod, "", &ListOptions::default(), "", 1).await.unwrap();
         let e = w.next().await.unwrap().unwrap_err();
         assert!(e.message.contains("longer than"), "{e}");
+    }
+
+    /// A server that answers the first `refusals` requests 429 with
+    /// `Retry-After: 0` and the rest 200; it counts the requests it got.
+    async fn refusing(refusals: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let got = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = got.clone();
+        tokio::spawn(async move {
+            let refused = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Too many requests, please try again later.","reason":"TooManyRequests","details":{"retryAfterSeconds":1},"code":429}"#;
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // One request per read is enough for these bodiless requests.
+                        let n = match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            let i = counted.fetch_add(1, Ordering::SeqCst);
+                            let resp = if i < refusals {
+                                format!("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}", refused.len(), String::from_utf8_lossy(refused))
+                            } else {
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".to_string()
+                            };
+                            if s.write_all(resp.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}"), got)
+    }
+
+    #[test]
+    fn a_retry_after_is_waited_up_to_max_retry_after() {
+        let with = |v: &str| {
+            let mut h = hyper::HeaderMap::new();
+            h.insert(hyper::header::RETRY_AFTER, v.parse().unwrap());
+            h
+        };
+        let at = MAX_RETRY_AFTER.as_secs();
+        assert_eq!(retry_after(StatusCode::TOO_MANY_REQUESTS, &with(&at.to_string())), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after(StatusCode::TOO_MANY_REQUESTS, &with(&(at + 1).to_string())), Some(MAX_RETRY_AFTER), "cut to the bound");
+        assert_eq!(retry_after(StatusCode::TOO_MANY_REQUESTS, &with("1")), Some(Duration::from_secs(1)));
+        // Only a 429 with a number of seconds is waited out (an HTTP date is not, nor a 503).
+        assert_eq!(retry_after(StatusCode::TOO_MANY_REQUESTS, &with("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(retry_after(StatusCode::TOO_MANY_REQUESTS, &hyper::HeaderMap::new()), None);
+        assert_eq!(retry_after(StatusCode::SERVICE_UNAVAILABLE, &with("1")), None);
+    }
+
+    #[test]
+    fn retries_are_spread_over_the_second_retry_after() {
+        let base = Duration::from_secs(1);
+        let waits: Vec<Duration> = (0..1000).map(|_| jittered(base, random())).collect();
+        assert!(waits.iter().all(|w| *w >= base && *w < 2 * base), "never sooner than Retry-After, never twice as late");
+        let early = waits.iter().filter(|w| **w < base + base / 2).count();
+        assert!((300..700).contains(&early), "spread across the interval: {early} of 1000 in its first half");
+        assert_eq!(jittered(Duration::ZERO, 7), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_429_with_retry_after_is_sent_again_at_most_max_retries_after_429_times() {
+        use std::sync::atomic::Ordering;
+        // Refused as many times as it is retried: the last try is answered.
+        let (url, got) = refusing(MAX_RETRIES_AFTER_429).await;
+        let c = Client::new(&url, None, "test");
+        c.request(Method::POST, "/api/v1/namespaces", Some((b"{}".to_vec(), "application/json"))).await.expect("answered on the last retry");
+        assert_eq!(got.load(Ordering::SeqCst), MAX_RETRIES_AFTER_429 + 1);
+        // Refused once more than that: the caller gets the 429.
+        let (url, got) = refusing(MAX_RETRIES_AFTER_429 + 1).await;
+        let c = Client::new(&url, None, "test");
+        let e = c.request(Method::GET, "/api/v1/namespaces", None).await.unwrap_err();
+        assert_eq!((e.code, e.reason), (429, "TooManyRequests"), "{e}");
+        assert_eq!(got.load(Ordering::SeqCst), MAX_RETRIES_AFTER_429 + 1, "no request past the last retry");
     }
 }

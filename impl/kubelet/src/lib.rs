@@ -531,7 +531,7 @@ mod tests {
         reg.bootstrap().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Duration::from_secs(5)));
+        tokio::spawn(apiserver::serve_on(listener, reg, addr.to_string(), Default::default()));
         let client = Client::new(&format!("http://{addr}"), None, "kubelet-test");
         let mut n = 0;
         for name in names {

@@ -123,6 +123,20 @@ pub struct StoreArgs {
     /// tolerationSeconds added to pods for not-ready and unreachable nodes.
     #[arg(long, value_name = "N", default_value_t = podcore::defaults::DEFAULT_NOT_READY_TOLERATION_SECONDS)]
     pub default_toleration_seconds: i64,
+    /// Read-only requests served at once; one more is answered 429 with
+    /// Retry-After (watches and logs are not counted). 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = apiserver::inflight::DEFAULT_MAX_REQUESTS_INFLIGHT)]
+    pub max_requests_inflight: usize,
+    /// Mutating requests served at once; one more is answered 429 with Retry-After. 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = apiserver::inflight::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT)]
+    pub max_mutating_requests_inflight: usize,
+}
+
+impl StoreArgs {
+    /// How the API is served, as the flags say.
+    pub fn serving(&self) -> apiserver::Serving {
+        apiserver::Serving { max_requests_inflight: self.max_requests_inflight, max_mutating_requests_inflight: self.max_mutating_requests_inflight, ..Default::default() }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

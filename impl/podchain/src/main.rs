@@ -113,9 +113,9 @@ fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
 
 fn run_server(a: cli::StoreArgs, controllers: Option<(cli::NodeMonitorArgs, cli::LeaderElectionArgs)>) -> Result<(), String> {
     let store = open_store(&a)?;
-    let data_dir = a.data_dir;
+    let data_dir = a.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("creating the data directory {}: {e}", data_dir.display()))?;
-    let cfg = apiserver::Config { listen: a.listen, default_toleration_seconds: a.default_toleration_seconds, ..Default::default() };
+    let cfg = apiserver::Config { listen: a.listen, default_toleration_seconds: a.default_toleration_seconds, serving: a.serving(), ..Default::default() };
     // Leader election only where other servers can share the store.
     let shared = a.store.is_some();
     let election = |l: &cli::LeaderElectionArgs, name: &str| if shared { l.config(name, controllers::leader::identity()) } else { None };
@@ -133,7 +133,7 @@ fn run_server(a: cli::StoreArgs, controllers: Option<(cli::NodeMonitorArgs, cli:
         let kubeconfig = data_dir.join("kubeconfig");
         client::kubeconfig::write(&kubeconfig, &client::kubeconfig::KubeConfig::single(&server_url, None))?;
         eprintln!("podchain: serving the Kubernetes API on {server_url}; kubeconfig: {}", kubeconfig.display());
-        let serving = apiserver::serve_on(listener, registry, addr.to_string(), cfg.bookmark_interval);
+        let serving = apiserver::serve_on(listener, registry, addr.to_string(), cfg.serving);
         let Some((manager_cfg, manager_election, scheduler_election)) = manager_cfg else {
             return serving.await;
         };

@@ -500,7 +500,7 @@ impl Shared {
                 false
             }
         };
-        let mut st = self.lock_state();
+        let st = self.lock_state();
         drop(log);
         hold += swap_started.elapsed();
         drop(st);

@@ -29,7 +29,7 @@ echo "== starting containerd (root $DATA/containerd)"
 SOCK=$(bash ci/containerd.sh up "$DATA/containerd" 1)
 
 echo "== starting the control plane on $LISTEN (data in $DATA)"
-nohup "$BIN" server --data-dir "$DATA" --listen "$LISTEN" >"$DATA/logs/server.log" 2>&1 &
+nohup "$BIN" server --data-dir "$DATA" --listen "$LISTEN" --audit-log-path "$DATA/logs/audit.log" >"$DATA/logs/server.log" 2>&1 &
 echo $! >"$DATA/pids"
 for _ in $(seq 1 100); do
   [ -f "$DATA/kubeconfig" ] && "$BIN" get ns --kubeconfig "$DATA/kubeconfig" >/dev/null 2>&1 && break

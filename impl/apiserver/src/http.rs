@@ -53,6 +53,8 @@ pub struct Ctx {
     pub registry: Arc<Registry>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub inflight: crate::inflight::InFlight,
+    /// Where writes are audited, if anywhere (`--audit-log-path`).
+    pub audit: Option<crate::audit::Audit>,
     pub address: String,
     pub bookmark_interval: Duration,
 }
@@ -102,6 +104,8 @@ struct Counted {
     user_agent: String,
     verb: &'static str,
     resource: String,
+    /// What a create created (for the audit log: its URL names no object).
+    created_name: Option<String>,
 }
 
 fn verb_of(m: &Method) -> &'static str {
@@ -116,23 +120,38 @@ fn verb_of(m: &Method) -> &'static str {
     }
 }
 
-pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBody>, Infallible> {
+pub async fn handle(ctx: Arc<Ctx>, peer: std::net::SocketAddr, req: Request<Incoming>) -> Result<Response<RespBody>, Infallible> {
+    let received = podcore::time::MicroTime::from(now());
     let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let mut counted = Counted { user_agent, verb: verb_of(req.method()), resource: String::new() };
+    let mut counted = Counted { user_agent, verb: verb_of(req.method()), resource: String::new(), created_name: None };
+    // Audited, as upstream, whether or not the limits admit it.
+    let audited = ctx.audit.as_ref().map(|_| (crate::requestinfo::request_info(req.method(), req.uri().path(), req.uri().query()), req.uri().to_string())).filter(|(i, _)| crate::audit::audited(i));
     // The in-flight limits, before anything of the request is read.
-    let ticket = match ctx.inflight.admit(crate::inflight::classify(req.method(), req.uri().path(), req.uri().query())) {
-        Ok(t) => t,
-        Err(e) => {
-            let resp = error_response(&e);
-            ctx.metrics.request(&counted.user_agent, counted.verb, &counted.resource, resp.status().as_u16());
-            return Ok(resp);
+    let (resp, ticket) = match ctx.inflight.admit(crate::inflight::classify(req.method(), req.uri().path(), req.uri().query())) {
+        Ok(t) => {
+            let resp = match route(&ctx, req, &mut counted).await {
+                Ok(r) => r,
+                Err(e) => error_response(&e),
+            };
+            (resp, t)
         }
-    };
-    let resp = match route(&ctx, req, &mut counted).await {
-        Ok(r) => r,
-        Err(e) => error_response(&e),
+        Err(e) => (error_response(&e), crate::inflight::Ticket::exempt()),
     };
     ctx.metrics.request(&counted.user_agent, counted.verb, &counted.resource, resp.status().as_u16());
+    if let (Some(audit), Some((info, uri))) = (&ctx.audit, &audited) {
+        let entry = crate::audit::Entry {
+            audit_id: ctx.registry.new_uid(),
+            info,
+            request_uri: uri,
+            source_ip: peer.ip().to_string(),
+            user_agent: &counted.user_agent,
+            created_name: counted.created_name.as_deref(),
+            code: resp.status().as_u16(),
+            received,
+            completed: podcore::time::MicroTime::from(now()),
+        };
+        audit.record(&entry).await;
+    }
     if !ticket.holds() {
         return Ok(resp);
     }
@@ -253,6 +272,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
                 "" if t.name.is_empty() => {
                     let obj = Object::from_value(kind, body)?;
                     let created = blocking(move || reg.create(&ns, obj, mode)).await?;
+                    counted.created_name = Some(created.meta().name.clone());
                     Ok(with_warnings(object_response(StatusCode::CREATED, &created, false), &warnings))
                 }
                 "binding" if kind == Kind::Pod => {

@@ -42,34 +42,15 @@ pub enum Class {
     Mutating,
 }
 
-/// Subresources upstream serves as long-running.
-const LONG_RUNNING_SUBRESOURCES: [&str; 5] = ["log", "exec", "attach", "portforward", "proxy"];
-
-/// How a request is counted, from its method, path and query alone (the
-/// filter runs before routing and before the body is read).
+/// How a request is counted, from what its method, path and query say
+/// (the filter runs before routing and before the body is read).
 pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Class {
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    if matches!(segs.first(), Some(&("healthz" | "livez" | "readyz"))) {
+    let info = crate::requestinfo::request_info(method, path, query);
+    if !info.is_resource && matches!(path.split('/').find(|s| !s.is_empty()), Some("healthz" | "livez" | "readyz")) {
         return Class::Exempt;
     }
-    let watching = form_urlencoded::parse(query.unwrap_or("").as_bytes()).any(|(k, v)| k == "watch" && (v == "true" || v == "1"));
-    if watching && *method == Method::GET {
+    if info.long_running() {
         return Class::Exempt;
-    }
-    let rest = match segs.as_slice() {
-        ["api", _, rest @ ..] => rest,
-        ["apis", _, _, rest @ ..] => rest,
-        _ => &[][..],
-    };
-    // `[namespaces/NS/]PLURAL/NAME/SUB`: the subresource, if there is one.
-    let rest = match rest {
-        ["namespaces", _, tail @ ..] if tail.len() >= 2 => tail,
-        other => other,
-    };
-    if let [_, _, sub] = rest {
-        if LONG_RUNNING_SUBRESOURCES.contains(sub) {
-            return Class::Exempt;
-        }
     }
     match *method {
         Method::GET | Method::HEAD | Method::OPTIONS => Class::ReadOnly,

@@ -7,7 +7,10 @@
 //! - `openapi`: the OpenAPI v3 documents kubectl's validation reads.
 //! - `metrics`: `/metrics`, requests counted by client, verb and resource.
 //! - `inflight`: the in-flight limits, 429 with Retry-After beyond them.
+//! - `audit`: one JSON line per write, as upstream's Metadata level.
+//! - `requestinfo`: what a request is about, read from its URL alone.
 
+pub mod audit;
 pub mod decode;
 pub mod discovery;
 pub mod http;
@@ -15,6 +18,7 @@ pub mod inflight;
 pub mod metrics;
 pub mod openapi;
 pub mod registry;
+pub mod requestinfo;
 pub mod table;
 
 use hyper::service::service_fn;
@@ -46,6 +50,8 @@ pub struct Serving {
     pub max_requests_inflight: usize,
     /// Mutating requests served at once (0: no limit).
     pub max_mutating_requests_inflight: usize,
+    /// Where each write is audited (`--audit-log-path`); None: not audited.
+    pub audit_log_path: Option<std::path::PathBuf>,
 }
 
 impl Default for Serving {
@@ -54,6 +60,7 @@ impl Default for Serving {
             bookmark_interval: Duration::from_secs(5),
             max_requests_inflight: inflight::DEFAULT_MAX_REQUESTS_INFLIGHT,
             max_mutating_requests_inflight: inflight::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+            audit_log_path: None,
         }
     }
 }
@@ -84,7 +91,8 @@ pub async fn serve(cfg: Config, store: Arc<dyn podstore::Store>) -> Result<(), S
 /// Serves on an already bound listener.
 pub async fn serve_on(listener: tokio::net::TcpListener, registry: Arc<Registry>, address: String, serving: Serving) -> Result<(), String> {
     let inflight = inflight::InFlight::new(serving.max_requests_inflight, serving.max_mutating_requests_inflight);
-    let ctx = Arc::new(http::Ctx { registry: registry.clone(), metrics: Default::default(), inflight, address, bookmark_interval: serving.bookmark_interval });
+    let audit = serving.audit_log_path.as_deref().map(audit::Audit::open).transpose()?;
+    let ctx = Arc::new(http::Ctx { registry: registry.clone(), metrics: Default::default(), inflight, audit, address, bookmark_interval: serving.bookmark_interval });
     // Upstream's namespace controller, reduced: finish terminating namespaces.
     let r = registry.clone();
     tokio::spawn(async move {
@@ -95,7 +103,7 @@ pub async fn serve_on(listener: tokio::net::TcpListener, registry: Arc<Registry>
         }
     });
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("apiserver: accept failed: {e}");
@@ -106,7 +114,7 @@ pub async fn serve_on(listener: tokio::net::TcpListener, registry: Arc<Registry>
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| http::handle(ctx.clone(), req));
+            let svc = service_fn(move |req| http::handle(ctx.clone(), peer, req));
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await;
         });
     }

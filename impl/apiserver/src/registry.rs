@@ -239,7 +239,8 @@ impl Registry {
         z ^ (z >> 31)
     }
 
-    fn new_uid(&self) -> String {
+    /// A random version-4 UUID (objects' uids, audit IDs).
+    pub fn new_uid(&self) -> String {
         let (a, b) = (self.random(), self.random());
         let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000; // version 4
         let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000; // variant

@@ -130,12 +130,21 @@ pub struct StoreArgs {
     /// Mutating requests served at once; one more is answered 429 with Retry-After. 0: no limit.
     #[arg(long, value_name = "N", default_value_t = apiserver::inflight::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT)]
     pub max_mutating_requests_inflight: usize,
+    /// Append one JSON line per write request (audit.k8s.io/v1 Event,
+    /// Metadata level) to this file, created with mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log_path: Option<PathBuf>,
 }
 
 impl StoreArgs {
     /// How the API is served, as the flags say.
     pub fn serving(&self) -> apiserver::Serving {
-        apiserver::Serving { max_requests_inflight: self.max_requests_inflight, max_mutating_requests_inflight: self.max_mutating_requests_inflight, ..Default::default() }
+        apiserver::Serving {
+            max_requests_inflight: self.max_requests_inflight,
+            max_mutating_requests_inflight: self.max_mutating_requests_inflight,
+            audit_log_path: self.audit_log_path.clone(),
+            ..Default::default()
+        }
     }
 }
 

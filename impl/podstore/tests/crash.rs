@@ -24,6 +24,14 @@ use std::sync::Arc;
 const CYCLES: u64 = 30;
 const CLIENTS: usize = 6;
 const KEYS: u64 = 10;
+/// Requests a client makes on the shared keys per cycle; after them, only
+/// creates of keys of its own. Writes wait for their fsync, but a request
+/// the store answers at once (a conflict, a read, a create of a key that
+/// exists) does not: while the power is held back mid-commit, a client
+/// could pile thousands of those on one key, past what the checker
+/// searches (`MAX_OPS_PER_KEY`), as one CI run did. A create of a new key
+/// always waits for its fsync, so the crash still meets writes in flight.
+const SHARED_KEY_OPS_PER_CYCLE: usize = 80;
 
 fn seed() -> u64 {
     std::env::var("PODCHAIN_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261204)
@@ -34,8 +42,22 @@ fn client(id: usize, store: Arc<Embedded>, history: Arc<History>, down: Arc<Atom
     let mut known: HashMap<String, u64> = HashMap::new();
     let mut n = 0;
     while !down.load(Ordering::SeqCst) {
-        let key = format!("/k{}", rng.below(KEYS));
         let value = format!("c{id}-{cycle}-{n}");
+        if n >= SHARED_KEY_OPS_PER_CYCLE {
+            let key = format!("/own/{id}/{cycle}/{n}");
+            n += 1;
+            let called = history.now();
+            let ret = match store.create(&key, value.clone().into_bytes()) {
+                Ok(r) => Ret::Written(r),
+                Err(StoreError::Io(_)) => Ret::Unknown,
+                Err(e) => panic!("client {id}: a create of a new key: {e}"),
+            };
+            let answered = if ret == Ret::Unknown { u64::MAX } else { history.now() };
+            history.record(id, &key, Op::Create { value }, ret, called, answered);
+            done_ops.fetch_add(1, Ordering::SeqCst);
+            continue;
+        }
+        let key = format!("/k{}", rng.below(KEYS));
         n += 1;
         let expected = match known.get(&key) {
             Some(r) if rng.below(10) > 0 => *r,

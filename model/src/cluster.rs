@@ -1,6 +1,7 @@
 //! The cluster state and its steps. Reads here are linearizable (every
 //! component sees the store as it is now); the model adds stale caches.
 
+use podcore::authz;
 use podcore::admission::{self, CreateContext, Write};
 use std::collections::BTreeSet;
 use podcore::controller::deployment::{DeploymentController, DeploymentOptions};
@@ -39,6 +40,11 @@ pub struct ClusterConfig {
     /// stored one (409). A safeguard the model can switch off: then every
     /// update is unconditional, last write wins.
     pub check_resource_version: bool,
+    /// The apiserver's node restriction: a kubelet writes only its own
+    /// Node and Lease and the status and deletion of pods bound to it
+    /// (`podcore::authz::node_restriction`). A safeguard the model can
+    /// switch off; authorisation itself is always on.
+    pub node_restriction: bool,
 }
 
 impl Default for ClusterConfig {
@@ -55,6 +61,7 @@ impl Default for ClusterConfig {
             scheduler: SchedulerOptions::default(),
             kubelet: KubeletOptions::default(),
             check_resource_version: true,
+            node_restriction: true,
         }
     }
 }
@@ -193,6 +200,33 @@ fn retry_at_next_step(q: &mut podcore::controller::queue::Queue, key: &str, fail
     }
 }
 
+/// The prefix of a kubelet's component name (`kubelet/NODE`), and of the
+/// compromised kubelet's (`compromised-kubelet/NODE`): both run as the node.
+pub const KUBELET: &str = "kubelet/";
+pub const COMPROMISED_KUBELET: &str = "compromised-kubelet/";
+
+/// Who each writer of the model runs as, as the daemons do: the user (and
+/// the bootstrap) as an admin in `system:masters`, the controllers as the
+/// controller-manager, the scheduler as itself, a kubelet as its node.
+pub fn identity(component: &str) -> authz::UserInfo {
+    use podcore::rbac::*;
+    if let Some(node) = component.strip_prefix(KUBELET).or_else(|| component.strip_prefix(COMPROMISED_KUBELET)) {
+        return authz::UserInfo::new(&format!("{NODE_USER_PREFIX}{node}"), &[SYSTEM_NODES, SYSTEM_AUTHENTICATED]);
+    }
+    match component {
+        "user" | "bootstrap" => authz::UserInfo::new("kubernetes-admin", &[SYSTEM_MASTERS, SYSTEM_AUTHENTICATED]),
+        "deployment-controller" | "replicaset-controller" | "garbage-collector" | "node-lifecycle-controller" => authz::UserInfo::new(CONTROLLER_MANAGER_USER, &[SYSTEM_AUTHENTICATED]),
+        "scheduler" => authz::UserInfo::new(SCHEDULER_USER, &[SYSTEM_AUTHENTICATED]),
+        _ => authz::UserInfo::new(SYSTEM_ANONYMOUS, &[SYSTEM_UNAUTHENTICATED]),
+    }
+}
+
+/// Upstream's bootstrap policy, built once: the model's apiserver authorises by it.
+pub fn policy() -> &'static authz::Policy {
+    static POLICY: std::sync::OnceLock<authz::Policy> = std::sync::OnceLock::new();
+    POLICY.get_or_init(authz::Policy::bootstrap)
+}
+
 /// Room for writes in one object's resourceVersions (see `Cluster::commit`).
 pub const VERSIONS_PER_OBJECT: u64 = 1_000_000;
 
@@ -263,12 +297,25 @@ impl Cluster {
         rv
     }
 
-    /// Applies one effect exactly as the apiserver would (same admission functions).
+    /// Applies one effect exactly as the apiserver would (same authorisation
+    /// and admission functions), as the user `component` runs as.
     pub fn apply(&mut self, component: &str, e: &Effect) -> Result<u64, ApiError> {
-        let r = if self.refusing.remove(component) { Err(ApiError::new(503, "ServiceUnavailable", "the server is currently unable to handle the request")) } else { self.apply_inner(e) };
+        let r = if self.refusing.remove(component) { Err(ApiError::new(503, "ServiceUnavailable", "the server is currently unable to handle the request")) } else { self.authorized(component, e).and_then(|()| self.apply_inner(e)) };
         let stored = self.last_stored.take();
         self.journal.push(Applied { at: self.now, component: component.into(), effect: e.clone(), result: r.clone().map_err(|e| e.to_string()), stored });
         r
+    }
+
+    /// The apiserver's authorisation of the write (`authz::check_write`, over
+    /// upstream's bootstrap policy), against the object as stored.
+    fn authorized(&self, component: &str, e: &Effect) -> Result<(), ApiError> {
+        let key = match e {
+            Effect::Create(o) | Effect::Update(o) | Effect::UpdateStatus(o) => o.key(),
+            Effect::Delete(d) => d.kind.key(&d.namespace, &d.name),
+            Effect::Bind { namespace, name, .. } => Kind::Pod.key(namespace, name),
+        };
+        let existing = self.objects.get(&key).map(|o| &**o);
+        authz::check_write(&identity(component), e, policy(), self.cfg.node_restriction, existing)
     }
 
     /// The apiserver's decision (`admission::decide`, the same function the
@@ -475,7 +522,7 @@ impl Cluster {
         let cur = self.get(Kind::Lease, NODE_LEASE_NAMESPACE, node).and_then(|o| o.as_lease()).cloned();
         let lease = Object::Lease(renewed_lease(cur.as_ref(), node, &node_uid, 40, self.now));
         let e = if cur.is_some() { Effect::update(lease) } else { Effect::create(lease) };
-        self.apply("kubelet", &e).ok();
+        self.apply(&format!("{KUBELET}{node}"), &e).ok();
         let a = self.agents.get_mut(node).expect("agent exists");
         a.next_lease_at = self.now.plus_ms(self.cfg.lease_renew_ms);
         a.node_uid = node_uid;
@@ -499,7 +546,7 @@ impl Cluster {
         let mut n = 0;
         if self.get(Kind::Node, "", node).is_none() {
             let obj = Object::Node(node_object(&self.facts(node), self.now));
-            if self.apply("kubelet", &Effect::create(obj)).is_ok() {
+            if self.apply(&format!("{KUBELET}{node}"), &Effect::create(obj)).is_ok() {
                 n += 1;
             }
         }
@@ -525,11 +572,11 @@ impl Cluster {
             if let Some(status) = out.status {
                 let mut p = pod.clone();
                 p.status = status;
-                n += self.apply_all("kubelet", &[Effect::update_status(Object::Pod(p))]);
+                n += self.apply_all(&format!("{KUBELET}{node}"), &[Effect::update_status(Object::Pod(p))]);
             }
             if out.confirm_deletion {
                 let d = DeleteRequest { kind: Kind::Pod, namespace: pod.metadata.namespace.clone(), name: pod.metadata.name.clone(), uid: pod.metadata.uid.clone(), propagation: None, grace_period_seconds: Some(0) };
-                n += self.apply_all("kubelet", &[Effect::Delete(d)]);
+                n += self.apply_all(&format!("{KUBELET}{node}"), &[Effect::Delete(d)]);
             }
         }
         // Pods the runtime holds that the view no longer shows.

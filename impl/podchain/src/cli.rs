@@ -388,6 +388,8 @@ pub enum Safeguard {
     FailedWrites,
     /// A leader stopping at its renew deadline, before a standby can take over (with --handovers).
     RenewDeadline,
+    /// The apiserver's node restriction: a kubelet writes only its own Node, Lease and pods (with --attacks).
+    NodeRestriction,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -413,6 +415,11 @@ pub struct ModelArgs {
     /// Times the leading ReplicaSet controller or scheduler loses its lease to a standby.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub handovers: u8,
+    /// Hostile writes node-1's kubelet, compromised, may get through: it tries every write
+    /// its node's credential could name against other nodes' pods and Nodes, pod specs and
+    /// bindings.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub attacks: u8,
     /// Kubelets that may die.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub node_failures: u8,
@@ -469,6 +476,7 @@ impl ModelArgs {
         cfg.resyncs = self.resyncs;
         cfg.refusals = self.refusals;
         cfg.handovers = self.handovers;
+        cfg.attacks = self.attacks;
         cfg.node_failures = self.node_failures;
         cfg.container_exits = self.exits;
         cfg.rollout = self.rollout;
@@ -491,6 +499,7 @@ impl ModelArgs {
                 Safeguard::ReplicasetUpdates => cfg.deployment.wake_on_replicaset_updates = false,
                 Safeguard::FailedWrites => cfg.rs.lower_expectations_on_failure = false,
                 Safeguard::RenewDeadline => cfg.renew_deadline = false,
+                Safeguard::NodeRestriction => cfg.node_restriction = false,
             }
         }
         cfg.symmetry = match self.symmetry {
@@ -499,6 +508,9 @@ impl ModelArgs {
         };
         if cfg.symmetry != Symmetry::Off && cfg.handovers > 0 {
             return Err("--symmetry nodes: not with --handovers (a deposed leader's machine is not renamed)".into());
+        }
+        if cfg.symmetry != Symmetry::Off && cfg.attacks > 0 {
+            return Err("--symmetry nodes: not with --attacks (the compromised node is not interchangeable with the others)".into());
         }
         if cfg.symmetry != Symmetry::Off && cfg.nodes > model::symmetry::MAX_SYMMETRIC_NODES {
             return Err(format!("--symmetry nodes: at most {} nodes (the scheduler's pass is explored in every order of nodes), got {}", model::symmetry::MAX_SYMMETRIC_NODES, cfg.nodes));
@@ -614,6 +626,12 @@ mod tests {
         assert!(a.config(|| unreachable!()).unwrap_err().contains("--node"));
         let Command::Kubelet(a) = parse(&["kubelet", "--node", "n", "--kubeconfig", "k", "--runtime", "cri", "--count", "2"]) else { panic!() };
         assert!(a.config(|| ("1".into(), "1Gi".into())).unwrap_err().contains("--count"));
+        // The compromised node is not interchangeable with the others.
+        let Command::Model(ModelCommand::Check(a)) = parse(&["model", "check", "--nodes", "2", "--attacks", "1", "--symmetry", "nodes"]) else { panic!() };
+        assert!(a.config().unwrap_err().contains("--attacks"));
+        let Command::Model(ModelCommand::Check(a)) = parse(&["model", "check", "--nodes", "2", "--attacks", "1", "--safeguards-off", "node-restriction"]) else { panic!() };
+        let cfg = a.config().unwrap();
+        assert_eq!((cfg.attacks, cfg.node_restriction), (1, false));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod authz;
 pub mod cache;
 pub mod controller;
 pub mod defaults;
@@ -23,6 +24,7 @@ pub mod patch;
 pub mod podutil;
 pub mod protobuf;
 pub mod quantity;
+pub mod rbac;
 pub mod schema;
 pub mod status;
 pub mod time;

@@ -101,6 +101,15 @@ pub struct ModelConfig {
     /// goes on acting on its cache beside the new one until it notices,
     /// `Action::StepDeposed`).
     pub renew_deadline: bool,
+    /// Hostile writes node-1's kubelet, compromised, may get through
+    /// (`Action::Attack`): it tries every write its node's credential could
+    /// name against what is not its own (`hostile_writes`). 0: every kubelet
+    /// is honest.
+    pub attacks: u8,
+    /// The apiserver's node restriction (a safeguard: off, a kubelet's
+    /// credential may write any pod's status, delete any pod and update any
+    /// Node, as the Node authoriser's rules alone allow).
+    pub node_restriction: bool,
     /// Kubelets that die for good.
     pub node_failures: u8,
     /// Containers that exit with code 1.
@@ -157,6 +166,8 @@ impl Default for ModelConfig {
             handovers: 0,
             handover_of: vec![Component::ReplicaSets, Component::Scheduler],
             renew_deadline: true,
+            attacks: 0,
+            node_restriction: true,
             node_failures: 0,
             container_exits: 0,
             rollout: false,

@@ -16,9 +16,11 @@
 //!   idleness and the clock;
 //! - `properties`: what must hold, in every state or on the explored graph;
 //! - `model`: the stateright `Model` over the above;
+//! - `attack`: the compromised kubelet's hostile writes;
 //! - `run`: running the checker (progress, verdicts, counterexamples), the
 //!   Explorer, and the liveness pass's fairness.
 
+mod attack;
 mod config;
 mod model;
 mod properties;
@@ -26,6 +28,7 @@ mod run;
 mod state;
 mod transitions;
 
+pub use attack::*;
 pub use config::*;
 pub use run::*;
 pub use state::*;

@@ -21,6 +21,7 @@ impl Model for PodChainModel {
             scheduler: cfg.scheduler,
             kubelet: cfg.kubelet,
             check_resource_version: cfg.check_resource_version,
+            node_restriction: cfg.node_restriction,
             lease_renew_ms: cfg.tick_ms,
             default_toleration_seconds: cfg.toleration_seconds,
             node_lifecycle: podcore::controller::nodelifecycle::NodeLifecycleConfig { grace_period_ms: cfg.tick_ms * 2 },
@@ -44,6 +45,7 @@ impl Model for PodChainModel {
             resyncs_left: cfg.resyncs,
             refusals_left: cfg.refusals,
             handovers_left: cfg.handovers,
+            attacks_left: cfg.attacks,
             deposed: BTreeMap::new(),
             node_failures_left: cfg.node_failures,
             exits_left: cfg.container_exits,
@@ -112,6 +114,11 @@ impl Model for PodChainModel {
         if let Some(r) = self.cfg.scale_to {
             if !s.scaled {
                 actions.push(Action::Scale(r));
+            }
+        }
+        if s.attacks_left > 0 && s.cluster.agents[&node_name(COMPROMISED_NODE)].alive {
+            for i in 0..hostile_writes(&s.cluster, &node_name(COMPROMISED_NODE)).len() {
+                actions.push(Action::Attack(i as u16));
             }
         }
         if let Some(at) = self.next_tick(s) {
@@ -221,6 +228,18 @@ impl Model for PodChainModel {
                 n.deleted = true;
                 n
             }
+            Action::Attack(i) => {
+                let node = node_name(COMPROMISED_NODE);
+                let e = hostile_writes(&s.cluster, &node).into_iter().nth(i as usize)?;
+                let mut n = s.clone();
+                let before = s.cluster.objects.clone();
+                // Refused, it changes nothing: no new state.
+                n.cluster.apply(&format!("{}{node}", crate::cluster::COMPROMISED_KUBELET), &e).ok()?;
+                n.attacks_left -= 1;
+                n.faulted = true;
+                self.check_transition(&before, &mut n, Component::Kubelet(COMPROMISED_NODE));
+                n
+            }
             Action::Tick(at) => {
                 let mut n = self.idle_until(s, at);
                 n.ticks_left -= 1;
@@ -258,6 +277,7 @@ impl Model for PodChainModel {
             Action::Notice(c) => format!("the deposed {} notices it lost its lease and stops", c.name()),
             Action::RefuseWrite(c) => format!("the apiserver will refuse {}'s next write (503)", c.name()),
             Action::ExitContainer(i) => format!("a container on node-{i} exits with code 1"),
+            Action::Attack(i) => format!("node-{COMPROMISED_NODE}'s compromised kubelet tries hostile write #{i}"),
             Action::FailNode(i) => format!("node-{i}'s kubelet dies"),
             Action::UpdateImage => "the user changes the image".into(),
             Action::Scale(r) => format!("the user scales to {r}"),

@@ -49,6 +49,9 @@ pub enum Action {
     Scale(i32),
     /// The user deletes the Deployment (propagationPolicy Background).
     DeleteDeployment,
+    /// node-1's compromised kubelet tries the hostile write at this index
+    /// of `hostile_writes`, with its node's credential.
+    Attack(u16),
     /// Time jumps to the next deadline a component is waiting for (a
     /// back-off, a grace period, a toleration, the progress deadline);
     /// live kubelets renew their leases on the way. Components are taken to
@@ -69,6 +72,8 @@ pub struct State {
     pub resyncs_left: u8,
     pub refusals_left: u8,
     pub handovers_left: u8,
+    /// Hostile writes the compromised kubelet may still get through.
+    pub attacks_left: u8,
     /// Leaders that lost their lease and have not noticed (renew deadline off).
     pub deposed: BTreeMap<Component, Deposed>,
     pub node_failures_left: u8,

@@ -154,6 +154,7 @@ impl PodChainModel {
 
     /// Transition properties: what a write may never do.
     pub(super) fn check_transition(&self, before: &Objects, n: &mut State, c: Component) {
+        self.check_authorised_writes(before, n);
         let after = &n.cluster.objects;
         // Every write moves the object's resourceVersion forward.
         for (key, o) in after.iter() {
@@ -197,6 +198,41 @@ impl PodChainModel {
                 if is > was && is > want {
                     n.violations.insert(format!("replicaset {} has {is} pods for {want} replicas", rs.metadata.name));
                 }
+            }
+        }
+    }
+
+    /// Authorisation properties, over the step's writes: no honest
+    /// component's write is refused 403 (the bootstrap policy lets each do
+    /// its work), and no kubelet's write that succeeds touches another
+    /// node's objects: a pod bound elsewhere (or to no node), another Node,
+    /// another node's Lease. The second holds for the compromised kubelet
+    /// only through the node restriction.
+    pub(super) fn check_authorised_writes(&self, before: &Objects, n: &mut State) {
+        use crate::cluster::{COMPROMISED_KUBELET, KUBELET};
+        for a in &n.cluster.journal {
+            let node = a.component.strip_prefix(KUBELET).or_else(|| a.component.strip_prefix(COMPROMISED_KUBELET));
+            match &a.result {
+                Err(e) if e.starts_with("403") && !a.component.starts_with(COMPROMISED_KUBELET) => {
+                    n.violations.insert(format!("{}'s write was refused: {e}", a.component));
+                }
+                Ok(_) => {
+                    let Some(node) = node else { continue };
+                    let (kind, ns, name) = match &a.effect {
+                        Effect::Create(o) | Effect::Update(o) | Effect::UpdateStatus(o) => (o.kind(), o.meta().namespace.clone(), o.meta().name.clone()),
+                        Effect::Delete(d) => (d.kind, d.namespace.clone(), d.name.clone()),
+                        Effect::Bind { namespace, name, .. } => (Kind::Pod, namespace.clone(), name.clone()),
+                    };
+                    let foreign = match kind {
+                        Kind::Pod => before.get(&Kind::Pod.key(&ns, &name)).and_then(|o| o.as_pod()).is_none_or(|p| p.spec.node_name != node) || matches!(a.effect, Effect::Update(_) | Effect::Bind { .. }),
+                        Kind::Node | Kind::Lease => name != node,
+                        _ => false,
+                    };
+                    if foreign {
+                        n.violations.insert(format!("{} wrote {} it may not: {}", a.component, kind.key(&ns, &name), effect_verb(&a.effect)));
+                    }
+                }
+                Err(_) => {}
             }
         }
     }
@@ -358,4 +394,14 @@ impl PodChainModel {
         self.next_event(s)
     }
 
+}
+
+fn effect_verb(e: &Effect) -> &'static str {
+    match e {
+        Effect::Create(_) => "create",
+        Effect::Update(_) => "update",
+        Effect::UpdateStatus(_) => "status update",
+        Effect::Delete(_) => "delete",
+        Effect::Bind { .. } => "binding",
+    }
 }

@@ -170,6 +170,21 @@ async fn kubectl_applies_with_default_validation_scales_prints_and_deletes() {
     })
     .await;
     tests::assert_traces_valid(&dir, &["reconcile_deployment", "reconcile_replicaset", "schedule", "sync_pod", "collect_object"]);
+
+    // 9. RBAC objects: the bootstrap policy is listed, and a Role and its
+    // RoleBinding are applied and printed with upstream's columns.
+    let roles = ok(&kc, &["get", "clusterroles"]);
+    assert!(roles.contains("NAME") && roles.contains("CREATED AT") && roles.contains("cluster-admin") && roles.contains("system:kube-scheduler"), "{roles}");
+    let rbac = file(
+        "rbac.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: pod-reader, namespace: default}\nrules:\n- {apiGroups: [\"\"], resources: [pods], verbs: [get]}\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: bob-reads, namespace: default}\nsubjects:\n- {kind: User, name: bob}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}\n"
+            .into(),
+    );
+    let applied = ok(&kc, &["apply", "-f", &rbac]);
+    assert!(applied.contains("role.rbac.authorization.k8s.io/pod-reader created") && applied.contains("rolebinding.rbac.authorization.k8s.io/bob-reads created"), "{applied}");
+    let wide = ok(&kc, &["get", "rolebinding", "bob-reads", "-o", "wide"]);
+    assert!(wide.contains("Role/pod-reader") && wide.contains("bob"), "{wide}");
 }
 
 /// kubectl edits the kubeconfig podchain wrote: another cluster, user and

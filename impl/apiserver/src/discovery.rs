@@ -19,11 +19,15 @@ pub fn api_versions(addr: &str) -> Value {
     json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": addr}]})
 }
 
+/// Resources that are not stored, only created and answered: (group,
+/// version, plural, kind).
+pub const REVIEWS: &[(&str, &str, &str, &str)] = &[("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview")];
+
 fn groups() -> Vec<(&'static str, &'static str)> {
     let mut gs: Vec<(&str, &str)> = Vec::new();
-    for r in RESOURCES {
-        if !r.group.is_empty() && !gs.contains(&(r.group, r.version)) {
-            gs.push((r.group, r.version));
+    for (g, v) in RESOURCES.iter().map(|r| (r.group, r.version)).chain(REVIEWS.iter().map(|r| (r.0, r.1))) {
+        if !g.is_empty() && !gs.contains(&(g, v)) {
+            gs.push((g, v));
         }
     }
     gs
@@ -47,10 +51,11 @@ fn verbs(r: &ResourceInfo) -> Vec<&'static str> {
 
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     let rs: Vec<&ResourceInfo> = RESOURCES.iter().filter(|r| r.group == group && r.version == version).collect();
-    if rs.is_empty() {
+    let reviews: Vec<Value> = REVIEWS.iter().filter(|r| r.0 == group && r.1 == version).map(|r| json!({"name": r.2, "singularName": "", "namespaced": false, "kind": r.3, "verbs": ["create"]})).collect();
+    if rs.is_empty() && reviews.is_empty() {
         return None;
     }
-    let mut resources = Vec::new();
+    let mut resources = reviews;
     for r in rs {
         let mut entry = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,

@@ -78,6 +78,35 @@ pub fn error_response(e: &ApiError) -> Response<RespBody> {
     resp
 }
 
+/// `POST /apis/authorization.k8s.io/v1/subjectaccessreviews`: may the
+/// user in the spec do what it names? Answered from the RBAC objects the
+/// watch caches hold, by `podcore::authz`; nothing is stored.
+async fn subject_access_review(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Result<Response<RespBody>, ApiError> {
+    let body = read_body_bytes(req).await?;
+    let mut v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    for (field, want) in [("apiVersion", "authorization.k8s.io/v1"), ("kind", "SubjectAccessReview")] {
+        match v.get(field).and_then(Value::as_str) {
+            None | Some("") => {}
+            Some(w) if w == want => {}
+            Some(other) => return Err(ApiError::bad_request(format!("{field}: expected {want:?}, got {other:?}"))),
+        }
+    }
+    let spec: podcore::authz::SubjectAccessReviewSpec = serde_json::from_value(v.get("spec").cloned().unwrap_or(json!({}))).map_err(|e| ApiError::bad_request(format!("spec: {e}")))?;
+    let reg = ctx.registry.clone();
+    let (allowed, reason) = blocking(move || podcore::authz::review(&spec, &reg.policy())).await?;
+    let mut status = json!({"allowed": allowed});
+    if !reason.is_empty() {
+        status["reason"] = json!(reason);
+    }
+    v["apiVersion"] = json!("authorization.k8s.io/v1");
+    v["kind"] = json!("SubjectAccessReview");
+    v["status"] = status;
+    if v.get("metadata").is_none() {
+        v["metadata"] = json!({});
+    }
+    Ok(json_response(StatusCode::CREATED, &v))
+}
+
 fn render_metrics(ctx: &Ctx) -> String {
     let mut out = ctx.metrics.render();
     ctx.inflight.render(&mut out);
@@ -177,6 +206,10 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>, counted: &mut Counted) ->
         (&Method::GET, ["debug", "store", "snapshot"]) => return store_snapshot(ctx).await,
         (&Method::GET, ["metrics"]) => return Ok(Response::builder().header("Content-Type", "text/plain; version=0.0.4").body(full(render_metrics(ctx))).unwrap()),
         _ => {}
+    }
+    if let (&Method::POST, ["apis", "authorization.k8s.io", "v1", "subjectaccessreviews"]) = (req.method(), segs.as_slice()) {
+        counted.resource = "subjectaccessreviews".into();
+        return subject_access_review(ctx, req).await;
     }
     let (group, version, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] if !rest.is_empty() => ("", *v, rest),

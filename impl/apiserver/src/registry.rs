@@ -511,20 +511,56 @@ impl Registry {
         Ok(admission::scale_of(&updated).expect("scalable kind"))
     }
 
-    /// Creates the namespaces every cluster has.
+    /// Creates what every cluster has: the namespaces, and upstream's
+    /// bootstrap ClusterRoles and ClusterRoleBindings for what podchain runs
+    /// (`podcore::rbac`), each only when it is missing, as upstream's RBAC
+    /// start-up hook (which also adds missing rules to roles marked
+    /// `autoupdate`; podchain leaves an existing role as it is).
     pub fn bootstrap(&self) -> Result<(), ApiError> {
+        let mut wanted: Vec<(&str, Object)> = Vec::new();
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            if self.cache(Kind::Namespace).get(&Kind::Namespace.key("", ns)).0.is_none() {
-                let mut n = podcore::types::Namespace::default();
-                n.metadata.name = ns.into();
-                match self.create("", Object::Namespace(n), Mode::Commit) {
-                    Ok(_) => {}
-                    Err(e) if e.reason == "AlreadyExists" => {}
-                    Err(e) => return Err(e),
-                }
+            let mut n = podcore::types::Namespace::default();
+            n.metadata.name = ns.into();
+            wanted.push(("", Object::Namespace(n)));
+        }
+        wanted.extend(podcore::rbac::bootstrap_cluster_roles().into_iter().map(|r| ("", Object::ClusterRole(r))));
+        wanted.extend(podcore::rbac::bootstrap_cluster_role_bindings().into_iter().map(|b| ("", Object::ClusterRoleBinding(b))));
+        for (ns, obj) in wanted {
+            let key = obj.key();
+            if self.cache(obj.kind()).get(&key).0.is_some() {
+                continue;
+            }
+            match self.create(ns, obj, Mode::Commit) {
+                Ok(_) => {}
+                Err(e) if e.reason == "AlreadyExists" => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// The RBAC objects as the authoriser reads them, from the watch caches.
+    pub fn policy(&self) -> podcore::authz::Policy {
+        let all = |kind: Kind| self.cache(kind).list(&kind.key_prefix()).0;
+        let roles = |kind: Kind| {
+            all(kind)
+                .into_iter()
+                .filter_map(|(_, o)| match &*o {
+                    Object::Role(r) | Object::ClusterRole(r) => Some(r.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let bindings = |kind: Kind| {
+            all(kind)
+                .into_iter()
+                .filter_map(|(_, o)| match &*o {
+                    Object::RoleBinding(b) | Object::ClusterRoleBinding(b) => Some(b.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        podcore::authz::Policy::new(roles(Kind::ClusterRole), roles(Kind::Role), bindings(Kind::ClusterRoleBinding), bindings(Kind::RoleBinding))
     }
 }
 

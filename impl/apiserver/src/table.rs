@@ -31,6 +31,8 @@ pub fn columns(obj_kind: podcore::object::Kind) -> Vec<Value> {
         Namespace => vec![col("Name", "string", 0), col("Status", "string", 0), col("Age", "string", 0)],
         Lease => vec![col("Name", "string", 0), col("Holder", "string", 0), col("Age", "string", 0)],
         Event => vec![col("Last Seen", "string", 0), col("Type", "string", 0), col("Reason", "string", 0), col("Object", "string", 0), col("Message", "string", 0)],
+        Role | ClusterRole => vec![col("Name", "string", 0), col("Created At", "string", 0)],
+        RoleBinding | ClusterRoleBinding => vec![col("Name", "string", 0), col("Role", "string", 0), col("Age", "string", 0), col("Users", "string", 1), col("Groups", "string", 1), col("ServiceAccounts", "string", 1)],
     }
 }
 
@@ -86,6 +88,14 @@ pub fn cells(obj: &Object, now: Time) -> Vec<Value> {
         }
         Object::Namespace(n) => vec![json!(m.name), json!(n.status.phase), json!(a)],
         Object::Lease(l) => vec![json!(m.name), json!(l.spec.holder_identity.clone().unwrap_or_default()), json!(a)],
+        Object::Role(_) | Object::ClusterRole(_) => vec![json!(m.name), json!(m.creation_timestamp.map(|t| t.to_rfc3339()).unwrap_or_default())],
+        Object::RoleBinding(b) | Object::ClusterRoleBinding(b) => {
+            let of = |kind: &str| {
+                let names: Vec<String> = b.subjects.iter().filter(|s| s.kind == kind).map(|s| if kind == "ServiceAccount" { format!("{}/{}", s.namespace, s.name) } else { s.name.clone() }).collect();
+                json!(names.join(", "))
+            };
+            vec![json!(m.name), json!(format!("{}/{}", b.role_ref.kind, b.role_ref.name)), json!(a), of("User"), of("Group"), of("ServiceAccount")]
+        }
         Object::Event(e) => {
             let last = e.last_timestamp.or(e.event_time.map(Time::from)).or(m.creation_timestamp);
             let o = &e.involved_object;

@@ -719,3 +719,65 @@ async fn dry_runs_decide_every_write_and_store_nothing() {
     assert!(c.get(Kind::Pod, "default", "p").await.is_ok());
     assert_eq!(revision(&c).await, before);
 }
+
+/// RBAC objects are served with upstream's validation, the bootstrap
+/// policy is there from the start, and a SubjectAccessReview answers from
+/// what is stored: a Role granting `get pods` in one namespace allows
+/// exactly that.
+#[tokio::test]
+async fn rbac_objects_are_served_and_a_subject_access_review_answers_from_them() {
+    let c = start(100).await;
+    const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
+    const SAR: &str = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+    // Bootstrap: upstream's roles and bindings, names with colons included.
+    let admin = c.request(Method::GET, &format!("{RBAC}/clusterroles/cluster-admin"), None).await.unwrap();
+    assert_eq!(admin["rules"][0]["verbs"], json!(["*"]));
+    let sched = c.request(Method::GET, &format!("{RBAC}/clusterrolebindings/system:kube-scheduler"), None).await.unwrap();
+    assert_eq!(sched["roleRef"]["name"], "system:kube-scheduler");
+    // Discovery lists both groups.
+    let groups = c.request(Method::GET, "/apis", None).await.unwrap().to_string();
+    assert!(groups.contains("rbac.authorization.k8s.io/v1") && groups.contains("authorization.k8s.io/v1"), "{groups}");
+
+    post(&c, "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})).await.unwrap();
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "pod-reader"}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]});
+    post(&c, &format!("{RBAC}/namespaces/team/roles"), &role).await.unwrap();
+    // The subject's apiGroup is defaulted, as upstream.
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "bob-reads"}, "subjects": [{"kind": "User", "name": "bob"}], "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"}});
+    let stored = post(&c, &format!("{RBAC}/namespaces/team/rolebindings"), &binding).await.unwrap();
+    assert_eq!(stored["subjects"][0]["apiGroup"], "rbac.authorization.k8s.io");
+
+    let review = |verb: &str, ns: &str, resource: &str| json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {"user": "bob", "groups": ["system:authenticated"], "resourceAttributes": {"verb": verb, "namespace": ns, "resource": resource, "name": "web-1"}}});
+    let yes = post(&c, SAR, &review("get", "team", "pods")).await.unwrap();
+    assert_eq!(yes["status"], json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"bob-reads/team\" of Role \"pod-reader\" to User \"bob\""}));
+    for (verb, ns, resource) in [("list", "team", "pods"), ("get", "default", "pods"), ("get", "team", "deployments"), ("delete", "team", "pods")] {
+        let no = post(&c, SAR, &review(verb, ns, resource)).await.unwrap();
+        assert_eq!(no["status"]["allowed"], false, "{verb} {resource} in {ns}: {no}");
+    }
+    let e = post(&c, SAR, &json!({"spec": {"user": "bob"}})).await.unwrap_err();
+    assert_eq!(e.code, 422, "{e}");
+
+    // Upstream's validation: what a binding may grant, and that it may not change.
+    let mut bad = binding.clone();
+    bad["metadata"]["name"] = json!("bad");
+    bad["roleRef"]["kind"] = json!("Pod");
+    let e = post(&c, &format!("{RBAC}/namespaces/team/rolebindings"), &bad).await.unwrap_err();
+    assert_eq!(e.code, 422);
+    assert!(e.message.contains("roleRef.kind") && e.message.contains("\"Pod\""), "{e}");
+    let mut crb = binding.clone();
+    crb["kind"] = json!("ClusterRoleBinding");
+    crb["roleRef"]["kind"] = json!("Role");
+    let e = post(&c, &format!("{RBAC}/clusterrolebindings"), &crb).await.unwrap_err();
+    assert!(e.message.contains("roleRef.kind"), "a ClusterRoleBinding grants only a ClusterRole: {e}");
+    let mut changed = stored.clone();
+    changed["roleRef"]["name"] = json!("other");
+    let e = c.request(Method::PUT, &format!("{RBAC}/namespaces/team/rolebindings/bob-reads"), Some((serde_json::to_vec(&changed).unwrap(), "application/json"))).await.unwrap_err();
+    assert!(e.message.contains("cannot change roleRef"), "{e}");
+    let mut urls = role.clone();
+    urls["metadata"]["name"] = json!("urls");
+    urls["rules"] = json!([{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]);
+    let e = post(&c, &format!("{RBAC}/namespaces/team/roles"), &urls).await.unwrap_err();
+    assert!(e.message.contains("namespaced rules cannot apply to non-resource URLs"), "{e}");
+    // Deleting the binding takes the permission away.
+    c.request(Method::DELETE, &format!("{RBAC}/namespaces/team/rolebindings/bob-reads"), None).await.unwrap();
+    assert_eq!(post(&c, SAR, &review("get", "team", "pods")).await.unwrap()["status"]["allowed"], false);
+}

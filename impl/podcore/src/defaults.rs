@@ -108,6 +108,14 @@ pub fn default_object(obj: &mut Object) {
                 n.status.phase = "Active".into();
             }
         }
-        Object::Lease(_) | Object::Node(_) | Object::Event(_) => {}
+        Object::Lease(_) | Object::Node(_) | Object::Event(_) | Object::Role(_) | Object::ClusterRole(_) => {}
+        // As upstream's SetDefaults_Subject: a User's or Group's API group is RBAC's.
+        Object::RoleBinding(b) | Object::ClusterRoleBinding(b) => {
+            for s in b.subjects.iter_mut() {
+                if s.api_group.is_empty() && matches!(s.kind.as_str(), "User" | "Group") {
+                    s.api_group = crate::rbac::RBAC_GROUP.into();
+                }
+            }
+        }
     }
 }

@@ -18,6 +18,10 @@ pub enum Kind {
     ReplicaSet,
     Deployment,
     Lease,
+    Role,
+    ClusterRole,
+    RoleBinding,
+    ClusterRoleBinding,
 }
 
 /// What discovery says about a resource.
@@ -43,10 +47,14 @@ pub const RESOURCES: &[ResourceInfo] = &[
     ResourceInfo { kind: Kind::ReplicaSet, group: "apps", version: "v1", plural: "replicasets", singular: "replicaset", kind_name: "ReplicaSet", namespaced: true, short_names: &["rs"], subresources: &["status", "scale"], categories: &["all"] },
     ResourceInfo { kind: Kind::Deployment, group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind_name: "Deployment", namespaced: true, short_names: &["deploy"], subresources: &["status", "scale"], categories: &["all"] },
     ResourceInfo { kind: Kind::Lease, group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind_name: "Lease", namespaced: true, short_names: &[], subresources: &[], categories: &[] },
+    ResourceInfo { kind: Kind::Role, group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind_name: "Role", namespaced: true, short_names: &[], subresources: &[], categories: &[] },
+    ResourceInfo { kind: Kind::ClusterRole, group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", singular: "clusterrole", kind_name: "ClusterRole", namespaced: false, short_names: &[], subresources: &[], categories: &[] },
+    ResourceInfo { kind: Kind::RoleBinding, group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", singular: "rolebinding", kind_name: "RoleBinding", namespaced: true, short_names: &[], subresources: &[], categories: &[] },
+    ResourceInfo { kind: Kind::ClusterRoleBinding, group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding", kind_name: "ClusterRoleBinding", namespaced: false, short_names: &[], subresources: &[], categories: &[] },
 ];
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [Kind::Namespace, Kind::Pod, Kind::Node, Kind::Event, Kind::ReplicaSet, Kind::Deployment, Kind::Lease];
+    pub const ALL: [Kind; 11] = [Kind::Namespace, Kind::Pod, Kind::Node, Kind::Event, Kind::ReplicaSet, Kind::Deployment, Kind::Lease, Kind::Role, Kind::ClusterRole, Kind::RoleBinding, Kind::ClusterRoleBinding];
 
     pub fn info(self) -> &'static ResourceInfo {
         RESOURCES.iter().find(|r| r.kind == self).expect("every kind is in RESOURCES")
@@ -102,6 +110,10 @@ pub enum Object {
     ReplicaSet(ReplicaSet),
     Deployment(Deployment),
     Lease(Lease),
+    Role(crate::rbac::Role),
+    ClusterRole(crate::rbac::ClusterRole),
+    RoleBinding(crate::rbac::RoleBinding),
+    ClusterRoleBinding(crate::rbac::ClusterRoleBinding),
 }
 
 /// Decodes an object of the kind it holds, as a `DeserializeSeed` (a watch
@@ -126,6 +138,8 @@ macro_rules! each_kind {
             Object::ReplicaSet($o) => $body,
             Object::Deployment($o) => $body,
             Object::Lease($o) => $body,
+            Object::Role($o) | Object::ClusterRole($o) => $body,
+            Object::RoleBinding($o) | Object::ClusterRoleBinding($o) => $body,
         }
     };
 }
@@ -140,6 +154,10 @@ impl Object {
             Object::ReplicaSet(_) => Kind::ReplicaSet,
             Object::Deployment(_) => Kind::Deployment,
             Object::Lease(_) => Kind::Lease,
+            Object::Role(_) => Kind::Role,
+            Object::ClusterRole(_) => Kind::ClusterRole,
+            Object::RoleBinding(_) => Kind::RoleBinding,
+            Object::ClusterRoleBinding(_) => Kind::ClusterRoleBinding,
         }
     }
     pub fn meta(&self) -> &ObjectMeta {
@@ -207,6 +225,10 @@ impl Object {
             Kind::ReplicaSet => Object::ReplicaSet(ReplicaSet::deserialize(d)?),
             Kind::Deployment => Object::Deployment(Deployment::deserialize(d)?),
             Kind::Lease => Object::Lease(Lease::deserialize(d)?),
+            Kind::Role => Object::Role(crate::rbac::Role::deserialize(d)?),
+            Kind::ClusterRole => Object::ClusterRole(crate::rbac::ClusterRole::deserialize(d)?),
+            Kind::RoleBinding => Object::RoleBinding(crate::rbac::RoleBinding::deserialize(d)?),
+            Kind::ClusterRoleBinding => Object::ClusterRoleBinding(crate::rbac::ClusterRoleBinding::deserialize(d)?),
         })
     }
 
@@ -354,6 +376,10 @@ pub fn empty_object(kind: Kind) -> Object {
         Kind::ReplicaSet => Object::ReplicaSet(Default::default()),
         Kind::Deployment => Object::Deployment(Default::default()),
         Kind::Lease => Object::Lease(Default::default()),
+        Kind::Role => Object::Role(Default::default()),
+        Kind::ClusterRole => Object::ClusterRole(Default::default()),
+        Kind::RoleBinding => Object::RoleBinding(Default::default()),
+        Kind::ClusterRoleBinding => Object::ClusterRoleBinding(Default::default()),
     }
 }
 

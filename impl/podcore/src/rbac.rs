@@ -3,7 +3,7 @@
 //! what podchain runs (upstream's `plugin/pkg/auth/authorizer/rbac/bootstrappolicy`,
 //! reduced to the resources podchain serves). `authz` decides with them.
 
-use crate::meta::ObjectMeta;
+use crate::meta::{Extra, ObjectMeta};
 use serde::{Deserialize, Serialize};
 
 pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
@@ -32,6 +32,10 @@ pub struct Role {
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub rules: Vec<PolicyRule>,
+    /// A ClusterRole's `aggregationRule`, carried without acting on it
+    /// (podchain runs no aggregation controller).
+    #[serde(default, skip_serializing_if = "Extra::is_empty")]
+    pub aggregation_rule: Extra,
 }
 
 /// A Role of the whole cluster (also what a RoleBinding may grant in its namespace).
@@ -64,7 +68,7 @@ pub struct RoleRef {
 pub struct RoleBinding {
     #[serde(default)]
     pub metadata: ObjectMeta,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subjects: Vec<Subject>,
     pub role_ref: RoleRef,
 }
@@ -89,11 +93,12 @@ pub fn url_rule(verbs: &[&str], urls: &[&str]) -> PolicyRule {
 fn named(name: &str) -> ObjectMeta {
     let mut m = ObjectMeta { name: name.into(), ..Default::default() };
     m.labels.insert("kubernetes.io/bootstrapping".into(), "rbac-defaults".into());
+    m.annotations.insert("rbac.authorization.kubernetes.io/autoupdate".into(), "true".into());
     m
 }
 
 fn cluster_role(name: &str, rules: Vec<PolicyRule>) -> ClusterRole {
-    Role { metadata: named(name), rules }
+    Role { metadata: named(name), rules, ..Default::default() }
 }
 
 fn binding(name: &str, role: &str, subjects: &[(&str, &str)]) -> ClusterRoleBinding {

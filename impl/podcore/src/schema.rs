@@ -184,6 +184,20 @@ pub const EVENT: &[(&str, F)] = &[
     ("reportingInstance", Leaf),
 ];
 
+pub const POLICY_RULE: &[(&str, F)] = &[("verbs", Leaf), ("apiGroups", Leaf), ("resources", Leaf), ("resourceNames", Leaf), ("nonResourceURLs", Leaf)];
+
+pub const ROLE: &[(&str, F)] = &[TOP[0], TOP[1], TOP[2], ("rules", List(POLICY_RULE))];
+
+pub const CLUSTER_ROLE: &[(&str, F)] = &[TOP[0], TOP[1], TOP[2], ("rules", List(POLICY_RULE)), ("aggregationRule", Opaque)];
+
+pub const ROLE_BINDING: &[(&str, F)] = &[
+    TOP[0],
+    TOP[1],
+    TOP[2],
+    ("subjects", List(&[("kind", Leaf), ("apiGroup", Leaf), ("name", Leaf), ("namespace", Leaf)])),
+    ("roleRef", Obj(&[("apiGroup", Leaf), ("kind", Leaf), ("name", Leaf)])),
+];
+
 pub fn schema(kind: Kind) -> &'static [(&'static str, F)] {
     match kind {
         Kind::Namespace => NAMESPACE,
@@ -193,6 +207,9 @@ pub fn schema(kind: Kind) -> &'static [(&'static str, F)] {
         Kind::ReplicaSet => REPLICA_SET,
         Kind::Deployment => DEPLOYMENT,
         Kind::Lease => LEASE,
+        Kind::Role => ROLE,
+        Kind::ClusterRole => CLUSTER_ROLE,
+        Kind::RoleBinding | Kind::ClusterRoleBinding => ROLE_BINDING,
     }
 }
 

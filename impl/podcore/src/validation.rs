@@ -39,8 +39,34 @@ fn mask_trailing_dash(name: &str) -> String {
     }
 }
 
+/// Upstream's `IsValidPathSegmentName`, which RBAC names follow
+/// (`system:kube-scheduler` is one): anything a URL path segment can carry.
+pub fn path_segment_name(name: &str) -> Result<(), String> {
+    match name {
+        "." => return Err("may not be '.'".into()),
+        ".." => return Err("may not be '..'".into()),
+        _ => {}
+    }
+    for bad in ['/', '%'] {
+        if name.contains(bad) {
+            return Err(format!("may not contain '{bad}'"));
+        }
+    }
+    Ok(())
+}
+
+fn is_rbac(kind: Kind) -> bool {
+    matches!(kind, Kind::Role | Kind::ClusterRole | Kind::RoleBinding | Kind::ClusterRoleBinding)
+}
+
 fn validate_meta(kind: Kind, m: &ObjectMeta, errs: &mut Vec<FieldError>) {
-    let name_check = if kind == Kind::Namespace { dns1123_label } else { dns1123_subdomain };
+    let name_check: fn(&str) -> Result<(), String> = if kind == Kind::Namespace {
+        dns1123_label
+    } else if is_rbac(kind) {
+        path_segment_name
+    } else {
+        dns1123_subdomain
+    };
     if !m.generate_name.is_empty() {
         if let Err(e) = name_check(&mask_trailing_dash(&m.generate_name)) {
             errs.push(FieldError::invalid("metadata.generateName", &m.generate_name, e));
@@ -616,8 +642,83 @@ pub fn validate(obj: &Object) -> Vec<FieldError> {
             }
         }
         Object::Namespace(n) => validate_namespace(n, &mut errs),
+        Object::Role(r) => validate_rules(&r.rules, true, &mut errs),
+        Object::ClusterRole(r) => validate_rules(&r.rules, false, &mut errs),
+        Object::RoleBinding(b) => validate_binding(b, true, &mut errs),
+        Object::ClusterRoleBinding(b) => validate_binding(b, false, &mut errs),
     }
     errs
+}
+
+/// Upstream's `ValidatePolicyRule`: verbs always; resources with their
+/// groups, or non-resource URLs (never in a namespaced Role), not both.
+fn validate_rules(rules: &[crate::rbac::PolicyRule], namespaced: bool, errs: &mut Vec<FieldError>) {
+    for (i, r) in rules.iter().enumerate() {
+        let at = |f: &str| format!("rules[{i}].{f}");
+        if r.verbs.is_empty() {
+            errs.push(FieldError::required(at("verbs"), "verbs must contain at least one value"));
+        }
+        if !r.non_resource_urls.is_empty() {
+            if namespaced {
+                errs.push(FieldError::invalid(at("nonResourceURLs"), r.non_resource_urls.join(","), "namespaced rules cannot apply to non-resource URLs"));
+            }
+            if !r.api_groups.is_empty() || !r.resources.is_empty() || !r.resource_names.is_empty() {
+                errs.push(FieldError::invalid(at("nonResourceURLs"), r.non_resource_urls.join(","), "rules cannot apply to both regular resources and non-resource URLs"));
+            }
+            continue;
+        }
+        if r.api_groups.is_empty() {
+            errs.push(FieldError::required(at("apiGroups"), "resource rules must supply at least one api group"));
+        }
+        if r.resources.is_empty() {
+            errs.push(FieldError::required(at("resources"), "resource rules must supply at least one resource"));
+        }
+    }
+}
+
+/// Upstream's `ValidateRoleBinding` / `ValidateClusterRoleBinding`: what
+/// the binding grants (a ClusterRole, or in a RoleBinding a Role) and to whom.
+fn validate_binding(b: &crate::rbac::RoleBinding, namespaced: bool, errs: &mut Vec<FieldError>) {
+    use crate::rbac::RBAC_GROUP;
+    if b.role_ref.api_group != RBAC_GROUP {
+        errs.push(FieldError::unsupported("roleRef.apiGroup", &b.role_ref.api_group, &[RBAC_GROUP]));
+    }
+    let kinds: &[&str] = if namespaced { &["Role", "ClusterRole"] } else { &["ClusterRole"] };
+    if !kinds.contains(&b.role_ref.kind.as_str()) {
+        errs.push(FieldError::unsupported("roleRef.kind", &b.role_ref.kind, kinds));
+    }
+    if b.role_ref.name.is_empty() {
+        errs.push(FieldError::required("roleRef.name", ""));
+    } else if let Err(e) = path_segment_name(&b.role_ref.name) {
+        errs.push(FieldError::invalid("roleRef.name", &b.role_ref.name, e));
+    }
+    for (i, s) in b.subjects.iter().enumerate() {
+        let at = |f: &str| format!("subjects[{i}].{f}");
+        if s.name.is_empty() {
+            errs.push(FieldError::required(at("name"), ""));
+        }
+        match s.kind.as_str() {
+            "ServiceAccount" => {
+                if !s.api_group.is_empty() {
+                    errs.push(FieldError::unsupported(at("apiGroup"), &s.api_group, &[""]));
+                }
+                if !s.name.is_empty() {
+                    if let Err(e) = dns1123_subdomain(&s.name) {
+                        errs.push(FieldError::invalid(at("name"), &s.name, e));
+                    }
+                }
+                if !namespaced && s.namespace.is_empty() {
+                    errs.push(FieldError::required(at("namespace"), ""));
+                }
+            }
+            "User" | "Group" => {
+                if s.api_group != RBAC_GROUP {
+                    errs.push(FieldError::unsupported(at("apiGroup"), &s.api_group, &[RBAC_GROUP]));
+                }
+            }
+            other => errs.push(FieldError::unsupported(at("kind"), other, &["ServiceAccount", "User", "Group"])),
+        }
+    }
 }
 
 /// Checks what may not change between `old` and `new` (both defaulted).
@@ -661,6 +762,9 @@ pub fn validate_update(old: &Object, new: &Object) -> Vec<FieldError> {
         (Object::Deployment(o), Object::Deployment(n)) if o.spec.selector != n.spec.selector => {
             errs.push(FieldError::invalid("spec.selector", n.spec.selector.to_query_string(), "field is immutable"));
         }
+        (Object::RoleBinding(o), Object::RoleBinding(n)) | (Object::ClusterRoleBinding(o), Object::ClusterRoleBinding(n)) if o.role_ref != n.role_ref => {
+            errs.push(FieldError::invalid("roleRef", format!("{}/{}", n.role_ref.kind, n.role_ref.name), "cannot change roleRef"));
+        }
         _ => {}
     }
     errs
@@ -674,6 +778,43 @@ mod tests {
     fn validated(mut obj: Object) -> Vec<FieldError> {
         crate::defaults::default_object(&mut obj);
         validate(&obj)
+    }
+
+    #[test]
+    fn rbac_objects_are_validated_as_upstream_validates_them() {
+        use crate::rbac::*;
+        let fields = |o: Object| validated(o).into_iter().map(|e| e.field).collect::<Vec<_>>();
+        // Names are path segments: colons are fine, slashes are not.
+        let mut r = Role::default();
+        r.metadata.name = "system:kube-scheduler".into();
+        r.rules = vec![rule(&["get"], &[""], &["pods"])];
+        assert_eq!(fields(Object::ClusterRole(r.clone())), Vec::<String>::new());
+        r.metadata.name = "a/b".into();
+        assert_eq!(fields(Object::ClusterRole(r.clone())), ["metadata.name"]);
+        r.metadata.name = "ok".into();
+        r.metadata.namespace = "team".into();
+        r.rules = vec![
+            PolicyRule { api_groups: vec!["".into()], resources: vec!["pods".into()], ..Default::default() },
+            PolicyRule { verbs: vec!["get".into()], ..Default::default() },
+            PolicyRule { verbs: vec!["get".into()], non_resource_urls: vec!["/metrics".into()], resources: vec!["pods".into()], ..Default::default() },
+        ];
+        assert_eq!(fields(Object::Role(r)), ["rules[0].verbs", "rules[1].apiGroups", "rules[1].resources", "rules[2].nonResourceURLs", "rules[2].nonResourceURLs"]);
+        let mut b = RoleBinding::default();
+        b.metadata.name = "b".into();
+        b.role_ref = RoleRef { api_group: RBAC_GROUP.into(), kind: "ClusterRole".into(), name: "view".into() };
+        b.subjects = vec![
+            Subject { kind: "ServiceAccount".into(), name: "builder".into(), ..Default::default() },
+            Subject { kind: "Robot".into(), name: "r2".into(), ..Default::default() },
+            Subject { kind: "User".into(), api_group: "example.com".into(), name: "u".into(), ..Default::default() },
+            Subject { kind: "Group".into(), name: "".into(), ..Default::default() },
+        ];
+        // A ClusterRoleBinding's service account needs its namespace; a User's group is RBAC's
+        // (defaulted when empty, refused when another).
+        assert_eq!(fields(Object::ClusterRoleBinding(b.clone())), ["subjects[0].namespace", "subjects[1].kind", "subjects[2].apiGroup", "subjects[3].name"]);
+        b.metadata.namespace = "team".into();
+        b.role_ref.api_group = "".into();
+        b.subjects.truncate(1);
+        assert_eq!(fields(Object::RoleBinding(b)), ["roleRef.apiGroup"]);
     }
 
     #[test]

@@ -153,10 +153,14 @@ pub async fn handle(ctx: Arc<Ctx>, peer: std::net::SocketAddr, req: Request<Inco
     let received = podcore::time::MicroTime::from(now());
     let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let mut counted = Counted { user_agent, verb: verb_of(req.method()), resource: String::new(), created_name: None };
-    // Audited, as upstream, whether or not the limits admit it.
-    let audited = ctx.audit.as_ref().map(|_| (crate::requestinfo::request_info(req.method(), req.uri().path(), req.uri().query()), req.uri().to_string())).filter(|(i, _)| crate::audit::audited(i));
+    // What the request is about, read once from its URL: the in-flight
+    // limits count it by that, and it is audited by that, as upstream,
+    // whether or not the limits admit it.
+    let info = crate::requestinfo::request_info(req.method(), req.uri().path(), req.uri().query());
+    let class = crate::inflight::classify(req.method(), req.uri().path(), &info);
+    let audited = ctx.audit.as_ref().filter(|_| crate::audit::audited(&info)).map(|_| req.uri().to_string());
     // The in-flight limits, before anything of the request is read.
-    let (resp, ticket) = match ctx.inflight.admit(crate::inflight::classify(req.method(), req.uri().path(), req.uri().query())) {
+    let (resp, ticket) = match ctx.inflight.admit(class) {
         Ok(t) => {
             let resp = match route(&ctx, req, &mut counted).await {
                 Ok(r) => r,
@@ -167,10 +171,10 @@ pub async fn handle(ctx: Arc<Ctx>, peer: std::net::SocketAddr, req: Request<Inco
         Err(e) => (error_response(&e), crate::inflight::Ticket::exempt()),
     };
     ctx.metrics.request(&counted.user_agent, counted.verb, &counted.resource, resp.status().as_u16());
-    if let (Some(audit), Some((info, uri))) = (&ctx.audit, &audited) {
+    if let (Some(audit), Some(uri)) = (&ctx.audit, &audited) {
         let entry = crate::audit::Entry {
             audit_id: ctx.registry.new_uid(),
-            info,
+            info: &info,
             request_uri: uri,
             source_ip: peer.ip().to_string(),
             user_agent: &counted.user_agent,

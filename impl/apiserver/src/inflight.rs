@@ -42,10 +42,9 @@ pub enum Class {
     Mutating,
 }
 
-/// How a request is counted, from what its method, path and query say
-/// (the filter runs before routing and before the body is read).
-pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Class {
-    let info = crate::requestinfo::request_info(method, path, query);
+/// How a request is counted, from what its method and URL say (read once
+/// per request, before routing and before the body: `request_info`).
+pub fn classify(method: &Method, path: &str, info: &crate::requestinfo::RequestInfo) -> Class {
     if !info.is_resource && matches!(path.split('/').find(|s| !s.is_empty()), Some("healthz" | "livez" | "readyz")) {
         return Class::Exempt;
     }
@@ -225,7 +224,8 @@ mod tests {
             (Method::DELETE, "/api/v1/namespaces/x", None, Class::Mutating),
         ];
         for (m, path, q, want) in cases {
-            assert_eq!(classify(&m, path, q), want, "{m} {path}?{}", q.unwrap_or(""));
+            let info = crate::requestinfo::request_info(&m, path, q);
+            assert_eq!(classify(&m, path, &info), want, "{m} {path}?{}", q.unwrap_or(""));
         }
     }
 

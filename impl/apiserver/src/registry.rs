@@ -541,26 +541,19 @@ impl Registry {
 
     /// The RBAC objects as the authoriser reads them, from the watch caches.
     pub fn policy(&self) -> podcore::authz::Policy {
-        let all = |kind: Kind| self.cache(kind).list(&kind.key_prefix()).0;
-        let roles = |kind: Kind| {
-            all(kind)
-                .into_iter()
-                .filter_map(|(_, o)| match &*o {
-                    Object::Role(r) | Object::ClusterRole(r) => Some(r.clone()),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-        };
-        let bindings = |kind: Kind| {
-            all(kind)
-                .into_iter()
-                .filter_map(|(_, o)| match &*o {
-                    Object::RoleBinding(b) | Object::ClusterRoleBinding(b) => Some(b.clone()),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-        };
-        podcore::authz::Policy::new(roles(Kind::ClusterRole), roles(Kind::Role), bindings(Kind::ClusterRoleBinding), bindings(Kind::RoleBinding))
+        let (mut roles, mut cluster_roles, mut bindings, mut cluster_bindings) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for kind in [Kind::Role, Kind::ClusterRole, Kind::RoleBinding, Kind::ClusterRoleBinding] {
+            for (_, o) in self.cache(kind).list(&kind.key_prefix()).0 {
+                match &*o {
+                    Object::Role(r) => roles.push(r.clone()),
+                    Object::ClusterRole(r) => cluster_roles.push(r.clone()),
+                    Object::RoleBinding(b) => bindings.push(b.clone()),
+                    Object::ClusterRoleBinding(b) => cluster_bindings.push(b.clone()),
+                    _ => {}
+                }
+            }
+        }
+        podcore::authz::Policy::new(cluster_roles, roles, cluster_bindings, bindings)
     }
 }
 

@@ -328,7 +328,9 @@ fn node_authorizer(a: &Attributes) -> Option<Decision> {
             return Some(Decision::Deny("can only access node lease with the same name as the requesting node".into()));
         }
     }
-    rbac::node_rules().iter().any(|r| rule_allows(a, r)).then(|| Decision::Allow(format!("Node: allowed for node {node:?}")))
+    // Built once: every request and every model write of a kubelet reads them.
+    static NODE_RULES: std::sync::OnceLock<Vec<PolicyRule>> = std::sync::OnceLock::new();
+    NODE_RULES.get_or_init(rbac::node_rules).iter().any(|r| rule_allows(a, r)).then(|| Decision::Allow(format!("Node: allowed for node {node:?}")))
 }
 
 /// The decision for `a`: privileged group, then Node, then RBAC.
